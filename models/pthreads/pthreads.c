@@ -1,0 +1,155 @@
+/* pthreads.c — the 1:1 model: every task is a kernel thread.
+ *
+ * park/ready is a futex on the waiter's state word (0 waiting, 1 readied),
+ * waited on with an absolute CLOCK_MONOTONIC deadline (FUTEX_WAIT_BITSET),
+ * so a deadline costs nothing extra. --procs N binds the process to the
+ * first N PUs of the hwloc topology before any task thread exists; threads
+ * inherit the binding. Spawn failures (EAGAIN at the thread limit, ENOMEM)
+ * come back as NULL + errno for the workload to record.
+ */
+#include <errno.h>
+#include <hwloc.h>
+#include <linux/futex.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "model.h"
+#include "tmi.h"
+
+struct tm_task {
+    pthread_t thread;     /* the kernel thread running it */
+    void (*fn)(void *);   /* entry point */
+    void *arg;
+    int detached;         /* freed by its own thread when fn returns */
+};
+
+static size_t stack_size;                    /* from the config */
+static _Thread_local struct tm_task *current; /* the task this thread runs */
+
+static long futex(_Atomic int *addr, int op, int val, const struct timespec *ts)
+{
+    return syscall(SYS_futex, (int *)addr, op | FUTEX_PRIVATE_FLAG, val, ts, NULL,
+                   FUTEX_BITSET_MATCH_ANY);
+}
+
+static int bind_procs(int procs)
+{
+    hwloc_topology_t topo;
+    if (hwloc_topology_init(&topo) < 0 || hwloc_topology_load(topo) < 0)
+        return tmi_fail(ENOSYS, "pthreads: cannot load the hwloc topology");
+    int npus = hwloc_get_nbobjs_by_type(topo, HWLOC_OBJ_PU);
+    int r = 0;
+    if (procs > npus) {
+        r = tmi_fail(EINVAL, "pthreads: --procs %d exceeds the %d PUs of this machine", procs,
+                     npus);
+    } else if (procs < npus) {
+        hwloc_bitmap_t set = hwloc_bitmap_alloc();
+        for (int i = 0; i < procs; i++)
+            hwloc_bitmap_or(set, set, hwloc_get_obj_by_type(topo, HWLOC_OBJ_PU, i)->cpuset);
+        if (hwloc_set_cpubind(topo, set, HWLOC_CPUBIND_PROCESS) < 0)
+            r = tmi_fail(errno, "pthreads: binding to %d PUs failed: %s", procs, strerror(errno));
+        hwloc_bitmap_free(set);
+    }
+    hwloc_topology_destroy(topo);
+    return r;
+}
+
+static int pt_init(const struct tm_config *cfg)
+{
+    stack_size = cfg->stack_size < (size_t)PTHREAD_STACK_MIN ? (size_t)PTHREAD_STACK_MIN
+                                                             : cfg->stack_size;
+    return bind_procs(cfg->procs);
+}
+
+static void pt_fini(void) {}
+
+static void *trampoline(void *p)
+{
+    struct tm_task *t = p;
+    current = t;
+    t->fn(t->arg);
+    if (t->detached) free(t);
+    return NULL;
+}
+
+static struct tm_task *pt_spawn(void (*fn)(void *), void *arg, int detached)
+{
+    struct tm_task *t = malloc(sizeof *t);
+    if (!t) return NULL;
+    *t = (struct tm_task){.fn = fn, .arg = arg, .detached = detached};
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setstacksize(&attr, stack_size);
+    if (detached) pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    int err = pthread_create(&t->thread, &attr, trampoline, t);
+    pthread_attr_destroy(&attr);
+    if (err) {
+        free(t);
+        errno = err;
+        return NULL;
+    }
+    return t;
+}
+
+static int pt_join(struct tm_task *t)
+{
+    if (t->detached) return tmi_fail(EINVAL, "tm_join: task is detached");
+    int err = pthread_join(t->thread, NULL);
+    if (err) return tmi_fail(err, "pthreads: pthread_join: %s", strerror(err));
+    free(t);
+    return 0;
+}
+
+static int pt_run(void (*main)(void *), void *arg)
+{
+    struct tm_task self = {.thread = pthread_self()};
+    current = &self;
+    main(arg);
+    current = NULL;
+    return 0;
+}
+
+static void pt_yield(void) { sched_yield(); }
+
+static struct tm_task *pt_self(void) { return current; }
+
+static int pt_park(struct tm_waiter *w, int64_t deadline)
+{
+    struct timespec ts = {.tv_sec = deadline / 1000000000, .tv_nsec = deadline % 1000000000};
+    /* acquire: pairs with the release store in pt_ready */
+    while (atomic_load_explicit(&w->state, memory_order_acquire) == 0) {
+        if (deadline >= 0 && tm_now() >= deadline) return ETIMEDOUT;
+        futex(&w->state, FUTEX_WAIT_BITSET, 0, deadline >= 0 ? &ts : NULL);
+    }
+    return 0;
+}
+
+static void pt_ready(struct tm_waiter *w)
+{
+    /* After this store the parker may return and its stack frame die;
+     * futex_wake only uses the address as a key, it never touches it. */
+    atomic_store_explicit(&w->state, 1, memory_order_release);
+    futex(&w->state, FUTEX_WAKE, 1, NULL);
+}
+
+const struct tm_model_ops tm_model_pthreads = {
+    .name = "pthreads",
+    .summary = "1:1 - one kernel thread per task; futex park/ready; --procs binds PUs",
+    .caps = TM_CAP_PARALLEL | TM_CAP_PREEMPTIVE | TM_CAP_HANDOFF,
+    .init = pt_init,
+    .fini = pt_fini,
+    .run = pt_run,
+    .spawn = pt_spawn,
+    .join = pt_join,
+    .yield = pt_yield,
+    .self = pt_self,
+    .park = pt_park,
+    .ready = pt_ready,
+    /* wait_fd NULL: poll() on the task's own thread is exactly right here */
+};

@@ -1,0 +1,57 @@
+/* tmi.h — small internals shared by every file in scheduler/ and models/:
+ * assertions, the spin lock, error details, a per-thread random number.
+ */
+#ifndef TMI_H
+#define TMI_H
+
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+/* Never compiled out. The message starts with the subsystem ("chan: ..."). */
+#define tm_assert(cond, msg)                                                                      \
+    do {                                                                                          \
+        if (__builtin_expect(!(cond), 0)) tmi_panic(__FILE__, __LINE__, msg);                     \
+    } while (0)
+
+_Noreturn void tmi_panic(const char *file, int line, const char *msg);
+
+/* Set the detail tm_last_error() returns (printf format). Returns -1 so a
+ * caller can `return tmi_fail(EINVAL, "...")`; sets errno to err. */
+int tmi_fail(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Preemption-disable depth of this kernel thread. A model with
+ * asynchronous preemption never switches a task away while it is > 0;
+ * the spin lock raises it so no task is preempted holding a lock. */
+extern _Thread_local int tmi_preempt_off;
+
+/* A test-and-test-and-set lock for short critical sections inside the
+ * runtime. After a few hundred spins it yields the kernel thread, so a
+ * holder descheduled by the kernel (pthreads oversubscription) does not
+ * burn the other cores' time slices. */
+static inline void tmi_spin_lock(_Atomic int *l)
+{
+    tmi_preempt_off++;
+    for (unsigned spins = 0;; spins++) {
+        /* acquire: pairs with the release in tmi_spin_unlock */
+        if (!atomic_exchange_explicit(l, 1, memory_order_acquire)) return;
+        while (atomic_load_explicit(l, memory_order_relaxed)) {
+            if (++spins < 256)
+                __builtin_ia32_pause();
+            else
+                sched_yield();
+        }
+    }
+}
+
+static inline void tmi_spin_unlock(_Atomic int *l)
+{
+    atomic_store_explicit(l, 0, memory_order_release);
+    tmi_preempt_off--;
+}
+
+/* xorshift64*: per kernel thread, seeded from the thread's address and the
+ * clock. Good enough for select's poll order and steal victims. */
+uint64_t tmi_rand(void);
+
+#endif

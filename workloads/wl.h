@@ -1,0 +1,39 @@
+/* wl.h — small helpers shared by the workload files (not a public API). */
+#ifndef WL_H
+#define WL_H
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "tm/tm.h"
+#include "tm/workload.h"
+
+#define WL_NPARAMS(a) ((int)(sizeof(a) / sizeof((a)[0])))
+
+/* 1234567 -> "1,234,567" for error messages people read. */
+static inline const char *wl_commas(char buf[32], long long v)
+{
+    char tmp[32];
+    int n = snprintf(tmp, sizeof tmp, "%lld", v < 0 ? -v : v), o = 0;
+    if (v < 0) buf[o++] = '-';
+    for (int i = 0; i < n; i++) {
+        buf[o++] = tmp[i];
+        if ((n - i - 1) % 3 == 0 && i != n - 1) buf[o++] = ',';
+    }
+    buf[o] = 0;
+    return buf;
+}
+
+/* Record a spawn failure the way DESIGN.md wants it read:
+ * "pthreads: EAGAIN creating task 31,742 of 1,000,000". */
+static inline int wl_spawn_failed(struct tm_run *r, long long i, long long n)
+{
+    char a[32], b[32];
+    int e = errno;
+    return tm_run_fail(r, "%s: %s creating task %s of %s", tm_model_name(),
+                       e == EAGAIN ? "EAGAIN" : e == ENOMEM ? "ENOMEM" : strerror(e),
+                       wl_commas(a, i + 1), wl_commas(b, n));
+}
+
+#endif
