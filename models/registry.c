@@ -3,10 +3,11 @@
 
 #include "model.h"
 
-extern const struct tm_model_ops tm_model_pthreads;
+extern const struct tm_model_ops tm_model_pthreads, tm_model_coro;
 
 const struct tm_model_ops *const tmi_models[] = {
     &tm_model_pthreads,
+    &tm_model_coro,
     NULL,
 };
 

@@ -61,7 +61,7 @@ int tm_init(const struct tm_config *cfg)
     if (!m) return tmi_fail(ENOENT, "unknown model '%s'", cfg->model ? cfg->model : "");
     config = *cfg;
     config.model = m->name;
-    if (config.procs <= 0) config.procs = 1;
+    if (config.procs < 0) config.procs = 0; /* the model picks */
     if (!config.placement) config.placement = "none";
     if (config.stack_size == 0) config.stack_size = 64 * 1024;
     if (m->init(&config) != 0) return -1;

@@ -26,8 +26,9 @@ struct tm_model_ops {
     unsigned caps;       /* TM_CAP_* */
 
     /* ---- required ---- */
-    /* Start the model with cfg (defaults already filled in). */
-    int (*init)(const struct tm_config *cfg);
+    /* Start the model with cfg (defaults filled in, except procs: 0 means
+     * the model's default, which init writes back). */
+    int (*init)(struct tm_config *cfg);
     /* Stop it; every task has finished or been abandoned. */
     void (*fini)(void);
     /* Run main(arg) as the main task; return when it returns. */

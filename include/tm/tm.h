@@ -31,7 +31,8 @@ struct tm_task; /* opaque; owned by the model */
 /* Run-wide settings, filled by the CLI from its flags. Zero means default. */
 struct tm_config {
     const char *model;     /* "pthreads", "coro", "mn", "goroutine" */
-    int procs;             /* cores this run may use (--procs); 0 = all */
+    int procs;             /* cores this run may use (--procs); 0 = the model's default
+                              (all PUs; 1 for coro); tm_config() shows the value used */
     const char *placement; /* --placement policy; NULL = "none" */
     int64_t slice_ns;      /* preemption slice (mn, goroutine); 0 = model default */
     size_t stack_size;     /* bytes per task stack (--stack-kb); 0 = 64 KiB */

@@ -38,13 +38,14 @@ static long futex(_Atomic int *addr, int op, int val, const struct timespec *ts)
                    FUTEX_BITSET_MATCH_ANY);
 }
 
-static int bind_procs(int procs)
+static int bind_procs(int *procsp)
 {
     hwloc_topology_t topo;
     if (hwloc_topology_init(&topo) < 0 || hwloc_topology_load(topo) < 0)
         return tmi_fail(ENOSYS, "pthreads: cannot load the hwloc topology");
     int npus = hwloc_get_nbobjs_by_type(topo, HWLOC_OBJ_PU);
-    int r = 0;
+    int r = 0, procs = *procsp ? *procsp : npus;
+    *procsp = procs;
     if (procs > npus) {
         r = tmi_fail(EINVAL, "pthreads: --procs %d exceeds the %d PUs of this machine", procs,
                      npus);
@@ -60,11 +61,11 @@ static int bind_procs(int procs)
     return r;
 }
 
-static int pt_init(const struct tm_config *cfg)
+static int pt_init(struct tm_config *cfg)
 {
     stack_size = cfg->stack_size < (size_t)PTHREAD_STACK_MIN ? (size_t)PTHREAD_STACK_MIN
                                                              : cfg->stack_size;
-    return bind_procs(cfg->procs);
+    return bind_procs(&cfg->procs);
 }
 
 static void pt_fini(void) {}
