@@ -22,7 +22,7 @@ enum { CHUNK = 1024, MAX_CHUNKS = 4096 }; /* up to 4M descriptors */
 
 static struct pdesc *_Atomic chunks[MAX_CHUNKS]; /* grown once, never moved */
 static int epfd = -1, evfd = -1;                 /* set by tmi_netpoll_init */
-static _Atomic int pending;                       /* parked IO waiters */
+_Atomic int tmi_netpoll_npending;                 /* parked IO waiters */
 static pthread_mutex_t init_lock = PTHREAD_MUTEX_INITIALIZER;
 
 int tmi_netpoll_init(void)
@@ -49,7 +49,7 @@ void tmi_netpoll_term(void)
         free(atomic_load(&chunks[i]));
         atomic_store(&chunks[i], NULL);
     }
-    atomic_store(&pending, 0);
+    atomic_store(&tmi_netpoll_npending, 0);
     pthread_mutex_unlock(&init_lock);
 }
 
@@ -112,12 +112,12 @@ int tmi_netpoll_wait_fd(int fd, int events, int64_t deadline)
         errno = e == EPERM ? EINVAL : e; /* EPERM: a regular file; not pollable */
         return -1;
     }
-    atomic_fetch_add_explicit(&pending, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&tmi_netpoll_npending, 1, memory_order_relaxed);
     tmi_spin_unlock(&pd->lock);
 
     r = tm_park(&w, deadline);
 
-    atomic_fetch_sub_explicit(&pending, 1, memory_order_relaxed);
+    atomic_fetch_sub_explicit(&tmi_netpoll_npending, 1, memory_order_relaxed);
     tmi_spin_lock(&pd->lock);
     if (pd->rd == &w) pd->rd = NULL;
     if (pd->wr == &w) pd->wr = NULL;
@@ -179,4 +179,3 @@ void tmi_netpoll_wake(void)
     (void)r; /* EAGAIN: a wake-up is already pending */
 }
 
-int tmi_netpoll_pending(void) { return atomic_load_explicit(&pending, memory_order_relaxed); }

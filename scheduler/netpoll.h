@@ -19,6 +19,7 @@
 #ifndef TMI_NETPOLL_H
 #define TMI_NETPOLL_H
 
+#include <stdatomic.h>
 #include <stdint.h>
 
 #include "tm/tm.h"
@@ -40,7 +41,12 @@ int tmi_netpoll_poll(int64_t deadline);
 void tmi_netpoll_wake(void);
 
 /* Waiters currently parked on fds (approximate; for schedulers that must
- * not sleep forever while IO is pending). */
-int tmi_netpoll_pending(void);
+ * not sleep forever while IO is pending). Inline: schedulers read it on
+ * every switch. */
+extern _Atomic int tmi_netpoll_npending;
+static inline int tmi_netpoll_pending(void)
+{
+    return atomic_load_explicit(&tmi_netpoll_npending, memory_order_relaxed);
+}
 
 #endif

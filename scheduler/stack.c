@@ -371,8 +371,12 @@ void tmi_stack_free(struct tmi_stack *s)
 {
 #ifdef TMI_CTX_ASAN
     /* A task that ended by switching away left its live frames' redzones
-     * poisoned; the next task on this stack must not trip over them. */
-    __asan_unpoison_memory_region(s->lo, s->size);
+     * poisoned; the next task on this stack must not trip over them. Only
+     * from the lowest poisoned byte up: unpoisoning all of it would commit
+     * the shadow of every stack ever freed (reading clean shadow does not). */
+    char *p = __asan_region_is_poisoned(s->lo, s->size);
+    if (p)
+        __asan_unpoison_memory_region(p, (size_t)(s->lo + s->size - p));
 #endif
     cache_check_gen();
     s->owner = NULL;

@@ -27,7 +27,10 @@
  *   static void task_main(struct tmi_transfer t) { tmi_ctx_san_enter(&me->san); ...
  *
  * from_done is 1 when `from` will never run again (the task has finished and
- * this is its last switch): ASan then frees its fake stack. After that last
+ * this is its last switch): ASan then frees its fake stack at once — so the
+ * data of that last switch must not point into the dying context's stack
+ * frames (under detect_stack_use_after_return they live in that fake
+ * stack); pass the task's heap record instead. After that last
  * switch, some other context calls tmi_ctx_san_fini(&task->san) before the
  * task's stack is reused. A thread's own context is fini'd by the thread,
  * when it is running on it (it only forgets the state).

@@ -44,8 +44,21 @@ static const char run_usage[] =
     "run does no ops. Exit status: 0 all repetitions ok, 1 a repetition failed,\n"
     "unsupported or did not verify, 2 usage error.\n";
 
-enum opt_id { O_MODEL, O_WORKLOAD, O_PROCS, O_SET, O_REPS, O_WARMUP, O_PLACEMENT,
-              O_SLICE, O_STACK, O_FORMAT, O_OUTPUT, O_TRACE, O_HELP };
+enum opt_id {
+    O_MODEL,
+    O_WORKLOAD,
+    O_PROCS,
+    O_SET,
+    O_REPS,
+    O_WARMUP,
+    O_PLACEMENT,
+    O_SLICE,
+    O_STACK,
+    O_FORMAT,
+    O_OUTPUT,
+    O_TRACE,
+    O_HELP
+};
 
 static const struct opt {
     const char *name; /* long form without "--" */
@@ -53,12 +66,12 @@ static const struct opt {
     int arg;          /* takes a value */
     enum opt_id id;
 } opts[] = {
-    {"model", 'm', 1, O_MODEL},     {"workload", 'w', 1, O_WORKLOAD},
-    {"procs", 'p', 1, O_PROCS},     {"set", 0, 1, O_SET},
-    {"reps", 0, 1, O_REPS},         {"warmup", 0, 1, O_WARMUP},
+    {"model", 'm', 1, O_MODEL},       {"workload", 'w', 1, O_WORKLOAD},
+    {"procs", 'p', 1, O_PROCS},       {"set", 0, 1, O_SET},
+    {"reps", 0, 1, O_REPS},           {"warmup", 0, 1, O_WARMUP},
     {"placement", 0, 1, O_PLACEMENT}, {"slice-us", 0, 1, O_SLICE},
-    {"stack-kb", 0, 1, O_STACK},    {"format", 0, 1, O_FORMAT},
-    {"output", 'o', 1, O_OUTPUT},   {"trace", 0, 1, O_TRACE},
+    {"stack-kb", 0, 1, O_STACK},      {"format", 0, 1, O_FORMAT},
+    {"output", 'o', 1, O_OUTPUT},     {"trace", 0, 1, O_TRACE},
     {"help", 'h', 0, O_HELP},
 };
 #define NOPTS ((int)(sizeof opts / sizeof opts[0]))
@@ -81,8 +94,7 @@ static int num_opt(const char *flag, const char *val, int64_t lo, int64_t hi, in
     if (rc != 0 && errno == EINVAL)
         return tmi_usage_error("%s: '%s' is not a whole number", flag, val);
     if (rc != 0 || *out < lo || *out > hi)
-        return tmi_usage_error("%s: '%s' is out of range %" PRId64 "..%" PRId64, flag, val, lo,
-                               hi);
+        return tmi_usage_error("%s: '%s' is out of range %" PRId64 "..%" PRId64, flag, val, lo, hi);
     return 0;
 }
 
@@ -104,8 +116,7 @@ static int find_model(const char *name, const struct tm_model_ops **out)
             *out = tmi_models[i];
             return 0;
         }
-        if (i < 63)
-            names[i] = tmi_models[i]->name;
+        if (i < 63) names[i] = tmi_models[i]->name;
     }
     return unknown_name("model", name, names);
 }
@@ -118,8 +129,7 @@ static int find_workload(const char *name, const struct tm_workload_ops **out)
             *out = tm_workloads[i];
             return 0;
         }
-        if (i < 63)
-            names[i] = tm_workloads[i]->name;
+        if (i < 63) names[i] = tm_workloads[i]->name;
     }
     return unknown_name("workload", name, names);
 }
@@ -127,8 +137,7 @@ static int find_workload(const char *name, const struct tm_workload_ops **out)
 /* A placement policy word: letters, digits and -_:,. (the model checks the rest). */
 static int check_placement(const char *p)
 {
-    if (!p[0])
-        return tmi_usage_error("--placement: empty policy");
+    if (!p[0]) return tmi_usage_error("--placement: empty policy");
     for (const char *c = p; *c; c++)
         if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_:,.", *c))
             return tmi_usage_error("--placement: '%s' is not a policy name", p);
@@ -142,8 +151,7 @@ static int parse(int argc, char **argv, struct tmi_run_opts *o)
     const char **sets = calloc((size_t)argc, sizeof *sets);
     int nsets = 0, rc = 0;
     int64_t v;
-    if (!sets)
-        return tmi_usage_error("out of memory");
+    if (!sets) return tmi_usage_error("out of memory");
     o->reps = 1;
     for (int i = 1; i < argc && rc == 0; i++) {
         const char *a = argv[i], *val = NULL;
@@ -154,15 +162,12 @@ static int parse(int argc, char **argv, struct tmi_run_opts *o)
             for (int k = 0; k < NOPTS && !op; k++)
                 if (strlen(opts[k].name) == n && strncmp(opts[k].name, a + 2, n) == 0)
                     op = &opts[k];
-            if (a[2 + n] == '=')
-                val = a + 3 + n;
+            if (a[2 + n] == '=') val = a + 3 + n;
             snprintf(flag, sizeof flag, "--%.*s", (int)n, a + 2);
         } else if (a[0] == '-' && a[1] && a[1] != '-') {
             for (int k = 0; k < NOPTS && !op; k++)
-                if (opts[k].short_name == a[1])
-                    op = &opts[k];
-            if (a[2])
-                val = a + 2;
+                if (opts[k].short_name == a[1]) op = &opts[k];
+            if (a[2]) val = a + 2;
             snprintf(flag, sizeof flag, "-%c", a[1]);
         } else {
             rc = tmi_usage_error("run: unexpected argument '%s' (see 'tmbench run --help')", a);
@@ -183,45 +188,58 @@ static int parse(int argc, char **argv, struct tmi_run_opts *o)
             break;
         }
         switch (op->id) {
-        case O_HELP: rc = 1; break;
-        case O_MODEL: model = val; break;
-        case O_WORKLOAD: workload = val; break;
-        case O_SET: sets[nsets++] = val; break;
-        case O_FORMAT: format = val; break;
-        case O_OUTPUT: o->out = val; break;
-        case O_TRACE: o->trace = val; break;
+        case O_HELP:
+            rc = 1;
+            break;
+        case O_MODEL:
+            model = val;
+            break;
+        case O_WORKLOAD:
+            workload = val;
+            break;
+        case O_SET:
+            sets[nsets++] = val;
+            break;
+        case O_FORMAT:
+            format = val;
+            break;
+        case O_OUTPUT:
+            o->out = val;
+            break;
+        case O_TRACE:
+            o->trace = val;
+            break;
         case O_PLACEMENT:
             o->placement = val;
             rc = check_placement(val);
             break;
         case O_PROCS:
-            if (!(rc = num_opt(flag, val, 1, TMI_MAX_PROCS, &v)))
-                o->procs = (int)v;
+            if (!(rc = num_opt(flag, val, 1, TMI_MAX_PROCS, &v))) o->procs = (int)v;
             break;
         case O_REPS:
-            if (!(rc = num_opt(flag, val, 1, TMI_MAX_REPS, &v)))
-                o->reps = (int)v;
+            if (!(rc = num_opt(flag, val, 1, TMI_MAX_REPS, &v))) o->reps = (int)v;
             break;
         case O_WARMUP:
-            if (!(rc = num_opt(flag, val, 0, TMI_MAX_REPS, &v)))
-                o->warmup = (int)v;
+            if (!(rc = num_opt(flag, val, 0, TMI_MAX_REPS, &v))) o->warmup = (int)v;
             break;
-        case O_SLICE: rc = num_opt(flag, val, 1, 10000000, &o->slice_us); break;
-        case O_STACK: rc = num_opt(flag, val, 4, 1048576, &o->stack_kb); break;
+        case O_SLICE:
+            rc = num_opt(flag, val, 1, 10000000, &o->slice_us);
+            break;
+        case O_STACK:
+            rc = num_opt(flag, val, 4, 1048576, &o->stack_kb);
+            break;
         }
     }
     if (rc == 0 && !model)
         rc = tmi_usage_error("run: no model given: use -m MODEL (see 'tmbench list')");
     if (rc == 0 && !workload)
         rc = tmi_usage_error("run: no workload given: use -w WORKLOAD (see 'tmbench list')");
-    if (rc == 0)
-        rc = find_model(model, &o->model);
-    if (rc == 0)
-        rc = find_workload(workload, &o->wl);
+    if (rc == 0) rc = find_model(model, &o->model);
+    if (rc == 0) rc = find_workload(workload, &o->wl);
     if (rc == 0) {
         if (o->wl->nparams > TMI_MAX_PARAMS)
-            rc = tmi_usage_error("workload '%s' declares %d parameters, more than %d",
-                                 o->wl->name, o->wl->nparams, TMI_MAX_PARAMS);
+            rc = tmi_usage_error("workload '%s' declares %d parameters, more than %d", o->wl->name,
+                                 o->wl->nparams, TMI_MAX_PARAMS);
         else
             tmi_param_defaults(o->wl, o->param);
     }
@@ -257,8 +275,7 @@ int tmi_cmd_run(int argc, char **argv)
         fputs(run_usage, stdout);
         return 0;
     }
-    if (rc != 0)
-        return rc;
+    if (rc != 0) return rc;
 
     if (o.format == TMI_FMT_HUMAN) {
         tmi_human_header(stdout, &o);
@@ -294,8 +311,7 @@ int tmi_cmd_run(int argc, char **argv)
     } else {
         werr = tmi_out_stream(stdout, o.format, recs, res.nrep) != 0;
     }
-    if (werr)
-        tmi_usage_error("stdout: %s", strerror(errno));
+    if (werr) tmi_usage_error("stdout: %s", strerror(errno));
     char err[512];
     if (o.out && tmi_out_append(o.out, recs, res.nrep, err, sizeof err) != 0) {
         tmi_usage_error("%s", err);

@@ -15,8 +15,7 @@ void tmi_cols_free(struct tmi_cols *c)
 int tmi_cols_find(const struct tmi_cols *c, const char *name)
 {
     for (int i = 0; i < c->n; i++)
-        if (strcmp(c->name[i], name) == 0)
-            return i;
+        if (strcmp(c->name[i], name) == 0) return i;
     return -1;
 }
 
@@ -46,16 +45,14 @@ void tmi_cols_add_rec(struct tmi_cols *c, const struct tmi_rec *rec)
 {
     struct tmi_sb col = {0};
     for (int i = 0; i < rec->n; i++) {
-        if (!rec->f[i].name)
-            continue;
+        if (!rec->f[i].name) continue;
         tmi_sb_reset(&col);
         tmi_field_column(&rec->f[i], &col);
         if (col.oom) {
             c->oom = 1;
             break;
         }
-        if (tmi_cols_find(c, tmi_sb_str(&col)) < 0)
-            cols_push(c, strdup(tmi_sb_str(&col)));
+        if (tmi_cols_find(c, tmi_sb_str(&col)) < 0) cols_push(c, strdup(tmi_sb_str(&col)));
     }
     tmi_sb_free(&col);
 }
@@ -89,8 +86,7 @@ void tmi_cols_parse(struct tmi_cols *c, const char *line, size_t len)
             break;
         }
         cols_push(c, strdup(tmi_sb_str(&cell)));
-        if (i >= len)
-            break;
+        if (i >= len) break;
         i++; /* the comma */
     }
     tmi_sb_free(&cell);
@@ -99,8 +95,7 @@ void tmi_cols_parse(struct tmi_cols *c, const char *line, size_t len)
 void tmi_csv_header(struct tmi_sb *sb, const struct tmi_cols *c)
 {
     for (int i = 0; i < c->n; i++) {
-        if (i)
-            tmi_sb_putc(sb, ',');
+        if (i) tmi_sb_putc(sb, ',');
         tmi_csv_field(sb, c->name[i]);
     }
     tmi_sb_putc(sb, '\n');
@@ -116,26 +111,21 @@ void tmi_csv_row(struct tmi_sb *sb, const struct tmi_cols *c, const struct tmi_r
         return;
     }
     for (int i = 0; i < rec->n; i++) {
-        if (!rec->f[i].name)
-            continue;
+        if (!rec->f[i].name) continue;
         tmi_sb_reset(&tmp);
         tmi_field_column(&rec->f[i], &tmp);
         int k = tmi_cols_find(c, tmi_sb_str(&tmp));
-        if (k >= 0)
-            cell[k] = &rec->f[i];
+        if (k >= 0) cell[k] = &rec->f[i];
     }
     for (int k = 0; k < c->n; k++) {
-        if (k)
-            tmi_sb_putc(sb, ',');
-        if (!cell[k])
-            continue;
+        if (k) tmi_sb_putc(sb, ',');
+        if (!cell[k]) continue;
         tmi_sb_reset(&tmp);
         tmi_field_text(cell[k], &tmp);
         tmi_csv_field(sb, tmi_sb_str(&tmp));
     }
     tmi_sb_putc(sb, '\n');
-    if (tmp.oom)
-        sb->oom = 1;
+    if (tmp.oom) sb->oom = 1;
     tmi_sb_free(&tmp);
     free(cell);
 }
@@ -151,8 +141,7 @@ void tmi_csv_widen(struct tmi_sb *sb, const char *text, size_t len, int old,
         const char *nl = memchr(p, '\n', (size_t)(end - p));
         const char *stop = nl ? nl : end;
         size_t n = (size_t)(stop - p);
-        if (n && p[n - 1] == '\r')
-            n--;
+        if (n && p[n - 1] == '\r') n--;
         if (n) { /* blank lines stay dropped */
             tmi_sb_putn(sb, p, n);
             for (int i = old; i < cols->n; i++)

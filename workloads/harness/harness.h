@@ -21,27 +21,27 @@
 
 struct tm_model_ops;
 
-#define TMI_MAX_PARAMS 16       /* = the size of tm_run.param[] */
-#define TMI_MAX_PROCS 1024      /* -p range is 1..TMI_MAX_PROCS */
-#define TMI_MAX_REPS 100000     /* --reps and --warmup upper bound */
+#define TMI_MAX_PARAMS 16   /* = the size of tm_run.param[] */
+#define TMI_MAX_PROCS 1024  /* -p range is 1..TMI_MAX_PROCS */
+#define TMI_MAX_REPS 100000 /* --reps and --warmup upper bound */
 #define TMI_MAX_MODEL_METRICS 32
 
 enum tmi_format { TMI_FMT_HUMAN, TMI_FMT_JSON, TMI_FMT_CSV };
 
 /* Everything `tmbench run` was asked to do, validated. */
 struct tmi_run_opts {
-    const struct tm_model_ops *model;    /* -m, from tmi_models[] */
-    const struct tm_workload_ops *wl;    /* -w, from tm_workloads[] */
-    int procs;                           /* -p; 0 = not given (model default: all) */
-    int64_t param[TMI_MAX_PARAMS];       /* defaults overridden by --set, by def order */
-    int reps;                            /* --reps, >= 1 */
-    int warmup;                          /* --warmup, >= 0 */
-    const char *placement;               /* --placement; NULL = model default ("none") */
-    int64_t slice_us;                    /* --slice-us; 0 = model default */
-    int64_t stack_kb;                    /* --stack-kb; 0 = default */
-    enum tmi_format format;              /* --format */
-    const char *out;                     /* -o FILE, or NULL */
-    const char *trace;                   /* --trace FILE.json, or NULL */
+    const struct tm_model_ops *model; /* -m, from tmi_models[] */
+    const struct tm_workload_ops *wl; /* -w, from tm_workloads[] */
+    int procs;                        /* -p; 0 = not given (model default: all) */
+    int64_t param[TMI_MAX_PARAMS];    /* defaults overridden by --set, by def order */
+    int reps;                         /* --reps, >= 1 */
+    int warmup;                       /* --warmup, >= 0 */
+    const char *placement;            /* --placement; NULL = model default ("none") */
+    int64_t slice_us;                 /* --slice-us; 0 = model default */
+    int64_t stack_kb;                 /* --stack-kb; 0 = default */
+    enum tmi_format format;           /* --format */
+    const char *out;                  /* -o FILE, or NULL */
+    const char *trace;                /* --trace FILE.json, or NULL */
 };
 
 enum tmi_status { TMI_OK, TMI_FAILED, TMI_UNSUPPORTED };
@@ -53,43 +53,43 @@ struct tmi_metric {
 
 /* Latency summary of one repetition, taken from its histogram. */
 struct tmi_lat {
-    uint64_t count;                           /* values recorded */
-    int64_t p50, p90, p99, p999, min, max;    /* ns */
+    uint64_t count;                        /* values recorded */
+    int64_t p50, p90, p99, p999, min, max; /* ns */
 };
 
 /* One repetition's raw results, filled by the runner in the main task. */
 struct tmi_rep {
-    int rep;                  /* index among recorded repetitions */
-    enum tmi_status status;   /* ok unless something below failed */
-    char error[320];          /* why, when status is not ok */
-    int measured;             /* body ran: the timings below are real */
-    int verified;             /* verify ran: checksum is real */
-    uint64_t checksum;        /* verify() */
-    uint64_t expected;        /* expected(), when have_expected */
-    int have_expected;        /* expected() ran (not when the model never started) */
-    int64_t wall_ns;          /* CLOCK_MONOTONIC around body */
-    int64_t cpu_user_ns;      /* getrusage(RUSAGE_SELF) delta over body */
+    int rep;                /* index among recorded repetitions */
+    enum tmi_status status; /* ok unless something below failed */
+    char error[320];        /* why, when status is not ok */
+    int measured;           /* body ran: the timings below are real */
+    int verified;           /* verify ran: checksum is real */
+    uint64_t checksum;      /* verify() */
+    uint64_t expected;      /* expected(), when have_expected */
+    int have_expected;      /* expected() ran (not when the model never started) */
+    int64_t wall_ns;        /* CLOCK_MONOTONIC around body */
+    int64_t cpu_user_ns;    /* getrusage(RUSAGE_SELF) delta over body */
     int64_t cpu_sys_ns;
     int64_t ctx_vol, ctx_invol; /* context switches over body */
-    int64_t max_rss_kb;       /* process high-water mark after body */
-    uint64_t ops;             /* tm_run.ops */
-    int nmetrics;             /* workload metrics (copied from tm_run) */
+    int64_t max_rss_kb;         /* process high-water mark after body */
+    uint64_t ops;               /* tm_run.ops */
+    int nmetrics;               /* workload metrics (copied from tm_run) */
     struct tmi_metric metric[16];
-    int nmodel;               /* model metrics (tmi_model->metrics after the rep) */
+    int nmodel; /* model metrics (tmi_model->metrics after the rep) */
     struct tmi_metric model[TMI_MAX_MODEL_METRICS];
-    int has_lat;              /* the workload made a histogram */
+    int has_lat; /* the workload made a histogram */
     struct tmi_lat lat;
-    struct timespec when;     /* CLOCK_REALTIME at the start of the repetition */
+    struct timespec when; /* CLOCK_REALTIME at the start of the repetition */
 };
 
 /* What the runner did. */
 struct tmi_result {
-    struct tmi_rep *rep;  /* recorded repetitions */
-    int nrep;             /* how many (fewer than reps after a failure) */
-    int procs;            /* effective procs (tm_config() after tm_init) */
-    char placement[64];   /* effective placement policy */
-    int64_t slice_ns;     /* effective slice; 0 = none/unknown */
-    int64_t stack_bytes;  /* effective stack size; 0 = unknown */
+    struct tmi_rep *rep; /* recorded repetitions */
+    int nrep;            /* how many (fewer than reps after a failure) */
+    int procs;           /* effective procs (tm_config() after tm_init) */
+    char placement[64];  /* effective placement policy */
+    int64_t slice_ns;    /* effective slice; 0 = none/unknown */
+    int64_t stack_bytes; /* effective stack size; 0 = unknown */
 };
 
 /* ---- commands (one file each; main.c dispatches) ---- */
@@ -132,8 +132,7 @@ void tmi_human_summary(FILE *f, const struct tmi_result *res, int reps);
  * 0, or -1 with a one-line message in err. */
 int tmi_out_check(const char *path, const char *what, char *err, size_t errsz);
 /* Append recs to path atomically: JSON Lines, or CSV when it ends in .csv. */
-int tmi_out_append(const char *path, const struct tmi_rec *recs, int n, char *err,
-                   size_t errsz);
+int tmi_out_append(const char *path, const struct tmi_rec *recs, int n, char *err, size_t errsz);
 /* Write recs to f as JSON Lines or CSV (with a header). 0, or -1. */
 int tmi_out_stream(FILE *f, enum tmi_format fmt, const struct tmi_rec *recs, int n);
 

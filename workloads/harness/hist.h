@@ -20,10 +20,10 @@
 #define TMI_HIST_NBUCKETS (TMI_HIST_SUB + (63 - TMI_HIST_SUB_BITS) * TMI_HIST_SUB)
 
 struct tm_hist {
-    _Atomic uint64_t count;                       /* values recorded; relaxed */
-    _Atomic int64_t min;                          /* smallest value; relaxed CAS */
-    _Atomic int64_t max;                          /* largest value; relaxed CAS */
-    _Atomic uint64_t bucket[TMI_HIST_NBUCKETS];   /* per-bucket counts; relaxed */
+    _Atomic uint64_t count;                     /* values recorded; relaxed */
+    _Atomic int64_t min;                        /* smallest value; relaxed CAS */
+    _Atomic int64_t max;                        /* largest value; relaxed CAS */
+    _Atomic uint64_t bucket[TMI_HIST_NBUCKETS]; /* per-bucket counts; relaxed */
 };
 
 /* A new, empty histogram (calloc'd), or NULL with errno ENOMEM. */

@@ -15,17 +15,14 @@ void tmi_sb_free(struct tmi_sb *sb)
 void tmi_sb_reset(struct tmi_sb *sb)
 {
     sb->len = 0;
-    if (sb->buf)
-        sb->buf[0] = '\0';
+    if (sb->buf) sb->buf[0] = '\0';
 }
 
 /* Make room for n more bytes plus the NUL. 0, or -1 after setting oom. */
 static int sb_grow(struct tmi_sb *sb, size_t n)
 {
-    if (sb->oom)
-        return -1;
-    if (sb->len + n + 1 <= sb->cap)
-        return 0;
+    if (sb->oom) return -1;
+    if (sb->len + n + 1 <= sb->cap) return 0;
     size_t cap = sb->cap ? sb->cap : 256;
     while (cap < sb->len + n + 1) {
         if (cap > SIZE_MAX / 2) {
@@ -46,16 +43,21 @@ static int sb_grow(struct tmi_sb *sb, size_t n)
 
 void tmi_sb_putn(struct tmi_sb *sb, const char *s, size_t n)
 {
-    if (sb_grow(sb, n) < 0)
-        return;
+    if (sb_grow(sb, n) < 0) return;
     memcpy(sb->buf + sb->len, s, n);
     sb->len += n;
     sb->buf[sb->len] = '\0';
 }
 
-void tmi_sb_putc(struct tmi_sb *sb, char c) { tmi_sb_putn(sb, &c, 1); }
+void tmi_sb_putc(struct tmi_sb *sb, char c)
+{
+    tmi_sb_putn(sb, &c, 1);
+}
 
-void tmi_sb_puts(struct tmi_sb *sb, const char *s) { tmi_sb_putn(sb, s, strlen(s)); }
+void tmi_sb_puts(struct tmi_sb *sb, const char *s)
+{
+    tmi_sb_putn(sb, s, strlen(s));
+}
 
 void tmi_sb_printf(struct tmi_sb *sb, const char *fmt, ...)
 {
@@ -64,21 +66,22 @@ void tmi_sb_printf(struct tmi_sb *sb, const char *fmt, ...)
     char small[128];
     int n = vsnprintf(small, sizeof small, fmt, ap);
     va_end(ap);
-    if (n < 0)
-        return;
+    if (n < 0) return;
     if ((size_t)n < sizeof small) {
         tmi_sb_putn(sb, small, (size_t)n);
         return;
     }
-    if (sb_grow(sb, (size_t)n) < 0)
-        return;
+    if (sb_grow(sb, (size_t)n) < 0) return;
     va_start(ap, fmt);
     vsnprintf(sb->buf + sb->len, (size_t)n + 1, fmt, ap);
     va_end(ap);
     sb->len += (size_t)n;
 }
 
-const char *tmi_sb_str(const struct tmi_sb *sb) { return sb->buf ? sb->buf : ""; }
+const char *tmi_sb_str(const struct tmi_sb *sb)
+{
+    return sb->buf ? sb->buf : "";
+}
 
 void tmi_json_str(struct tmi_sb *sb, const char *s)
 {
@@ -89,13 +92,27 @@ void tmi_json_str(struct tmi_sb *sb, const char *s)
     tmi_sb_putc(sb, '"');
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
         switch (*p) {
-        case '"': tmi_sb_puts(sb, "\\\""); break;
-        case '\\': tmi_sb_puts(sb, "\\\\"); break;
-        case '\n': tmi_sb_puts(sb, "\\n"); break;
-        case '\r': tmi_sb_puts(sb, "\\r"); break;
-        case '\t': tmi_sb_puts(sb, "\\t"); break;
-        case '\b': tmi_sb_puts(sb, "\\b"); break;
-        case '\f': tmi_sb_puts(sb, "\\f"); break;
+        case '"':
+            tmi_sb_puts(sb, "\\\"");
+            break;
+        case '\\':
+            tmi_sb_puts(sb, "\\\\");
+            break;
+        case '\n':
+            tmi_sb_puts(sb, "\\n");
+            break;
+        case '\r':
+            tmi_sb_puts(sb, "\\r");
+            break;
+        case '\t':
+            tmi_sb_puts(sb, "\\t");
+            break;
+        case '\b':
+            tmi_sb_puts(sb, "\\b");
+            break;
+        case '\f':
+            tmi_sb_puts(sb, "\\f");
+            break;
         default:
             if (*p < 0x20 || *p == 0x7f)
                 tmi_sb_printf(sb, "\\u%04x", *p);
@@ -108,12 +125,10 @@ void tmi_json_str(struct tmi_sb *sb, const char *s)
 
 void tmi_fmt_dbl(struct tmi_sb *sb, double v)
 {
-    if (!isfinite(v))
-        return;
+    if (!isfinite(v)) return;
     char buf[40];
     snprintf(buf, sizeof buf, "%.15g", v);
-    if (strtod(buf, NULL) != v)
-        snprintf(buf, sizeof buf, "%.17g", v);
+    if (strtod(buf, NULL) != v) snprintf(buf, sizeof buf, "%.17g", v);
     tmi_sb_puts(sb, buf);
 }
 

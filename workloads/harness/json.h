@@ -22,8 +22,7 @@ void tmi_sb_reset(struct tmi_sb *sb); /* len = 0, keep the buffer */
 void tmi_sb_putc(struct tmi_sb *sb, char c);
 void tmi_sb_putn(struct tmi_sb *sb, const char *s, size_t n);
 void tmi_sb_puts(struct tmi_sb *sb, const char *s);
-void tmi_sb_printf(struct tmi_sb *sb, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+void tmi_sb_printf(struct tmi_sb *sb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* The text so far ("" when empty); valid until the next write. */
 const char *tmi_sb_str(const struct tmi_sb *sb);
 

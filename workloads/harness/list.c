@@ -48,15 +48,14 @@ static void param_json(struct tmi_sb *sb, const struct tm_param_def *d)
         tmi_json_str(sb, tmi_enum_name(d->choices, def, word, sizeof word));
         tmi_sb_puts(sb, ",\"choices\":[");
         for (int c = 0; c < tmi_enum_count(d->choices); c++) {
-            if (c)
-                tmi_sb_putc(sb, ',');
+            if (c) tmi_sb_putc(sb, ',');
             tmi_json_str(sb, tmi_enum_name(d->choices, c, word, sizeof word));
         }
         tmi_sb_putc(sb, ']');
     } else {
-        tmi_sb_printf(sb, ",\"type\":\"int\",\"default\":%" PRId64 ",\"min\":%" PRId64
-                          ",\"max\":%" PRId64,
-                      d->def, d->min, d->max);
+        tmi_sb_printf(
+            sb, ",\"type\":\"int\",\"default\":%" PRId64 ",\"min\":%" PRId64 ",\"max\":%" PRId64,
+            d->def, d->min, d->max);
     }
     tmi_sb_puts(sb, ",\"help\":");
     tmi_json_str(sb, d->help);
@@ -94,8 +93,7 @@ static int list_json(void)
         tmi_json_str(&sb, w->op);
         tmi_sb_puts(&sb, ",\"params\":[");
         for (int p = 0; p < w->nparams; p++) {
-            if (p)
-                tmi_sb_putc(&sb, ',');
+            if (p) tmi_sb_putc(&sb, ',');
             param_json(&sb, &w->params[p]);
         }
         tmi_sb_puts(&sb, "]}");
@@ -110,7 +108,10 @@ static int list_json(void)
     return rc;
 }
 
-static const char *s_or(const char *s) { return s ? s : ""; }
+static const char *s_or(const char *s)
+{
+    return s ? s : "";
+}
 
 static int list_human(void)
 {
@@ -143,8 +144,7 @@ static int list_human(void)
                    d->type == TM_PARAM_ENUM ? "enum" : "int", def, range, s_or(d->help));
         }
     }
-    if (fflush(stdout) != 0)
-        return tmi_usage_error("list: cannot write to stdout");
+    if (fflush(stdout) != 0) return tmi_usage_error("list: cannot write to stdout");
     return 0;
 }
 

@@ -13,15 +13,15 @@
 #include "harness.h"
 
 struct machine {
-    int done;            /* collected */
-    char hostname[256];  /* gethostname */
-    char cpu_model[256]; /* /proc/cpuinfo "model name"; "" unknown */
+    int done;                             /* collected */
+    char hostname[256];                   /* gethostname */
+    char cpu_model[256];                  /* /proc/cpuinfo "model name"; "" unknown */
     int pus, cores, packages, numa_nodes; /* hwloc counts; -1 unknown */
-    char kernel[512];    /* uname release + " " + version */
-    char arch[80];       /* uname machine */
-    char governor[64];   /* cpu0 scaling_governor; "" unreadable */
-    long long mem_total_kb; /* /proc/meminfo MemTotal; -1 unknown */
-    char os[256];        /* /etc/os-release PRETTY_NAME; "" unknown */
+    char kernel[512];                     /* uname release + " " + version */
+    char arch[80];                        /* uname machine */
+    char governor[64];                    /* cpu0 scaling_governor; "" unreadable */
+    long long mem_total_kb;               /* /proc/meminfo MemTotal; -1 unknown */
+    char os[256];                         /* /etc/os-release PRETTY_NAME; "" unknown */
 };
 
 static struct machine m;
@@ -32,18 +32,15 @@ static void read_key(const char *path, const char *key, char *out, size_t outsz)
 {
     out[0] = '\0';
     FILE *f = fopen(path, "r");
-    if (!f)
-        return;
+    if (!f) return;
     char line[1024];
     size_t klen = strlen(key);
     while (fgets(line, sizeof line, f)) {
-        if (strncmp(line, key, klen) != 0)
-            continue;
+        if (strncmp(line, key, klen) != 0) continue;
         char *p = line + klen;
         while (*p == ' ' || *p == '\t')
             p++;
-        if (*p != ':' && *p != '=')
-            continue;
+        if (*p != ':' && *p != '=') continue;
         p++;
         while (*p == ' ' || *p == '\t' || *p == '"')
             p++;
@@ -58,8 +55,7 @@ static void read_line(const char *path, char *out, size_t outsz)
 {
     out[0] = '\0';
     FILE *f = fopen(path, "r");
-    if (!f)
-        return;
+    if (!f) return;
     if (fgets(out, (int)outsz, f))
         out[strcspn(out, "\n")] = '\0';
     else
@@ -75,11 +71,9 @@ static int count(hwloc_topology_t t, hwloc_obj_type_t type)
 
 static void collect(void)
 {
-    if (m.done)
-        return;
+    if (m.done) return;
     m.done = 1;
-    if (gethostname(m.hostname, sizeof m.hostname - 1) != 0)
-        m.hostname[0] = '\0';
+    if (gethostname(m.hostname, sizeof m.hostname - 1) != 0) m.hostname[0] = '\0';
     read_key("/proc/cpuinfo", "model name", m.cpu_model, sizeof m.cpu_model);
     m.pus = m.cores = m.packages = m.numa_nodes = -1;
     hwloc_topology_t t;
@@ -108,8 +102,7 @@ static void collect(void)
 int tmi_machine_pus(void)
 {
     collect();
-    if (m.pus > 0)
-        return m.pus;
+    if (m.pus > 0) return m.pus;
     long n = sysconf(_SC_NPROCESSORS_ONLN);
     return n > 0 ? (int)n : 1;
 }

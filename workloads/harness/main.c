@@ -11,9 +11,9 @@
 #include "harness.h"
 
 static const struct cmd {
-    const char *name;                /* the subcommand */
+    const char *name;                 /* the subcommand */
     int (*fn)(int argc, char **argv); /* NULL: not available in this build */
-    const char *summary;             /* one line for --help */
+    const char *summary;              /* one line for --help */
 } cmds[] = {
     {"list", tmi_cmd_list, "models (with capabilities), workloads, params and defaults"},
     {"run", tmi_cmd_run, "run a workload on a model, one result record per repetition"},
@@ -33,29 +33,25 @@ static void usage(FILE *f)
     for (int i = 0; i < NCMDS; i++)
         fprintf(f, "  %-7s %s%s\n", cmds[i].name, cmds[i].summary,
                 cmds[i].fn ? "" : " (not in this build)");
-    fputs("\nexit status: 0 ok, 1 a run failed (its record is still written), 2 usage error\n",
-          f);
+    fputs("\nexit status: 0 ok, 1 a run failed (its record is still written), 2 usage error\n", f);
 }
 
 static const struct cmd *find(const char *name)
 {
     for (int i = 0; i < NCMDS; i++)
-        if (strcmp(cmds[i].name, name) == 0)
-            return &cmds[i];
+        if (strcmp(cmds[i].name, name) == 0) return &cmds[i];
     return NULL;
 }
 
 static int dispatch(const struct cmd *c, int argc, char **argv)
 {
-    if (!c->fn)
-        return tmi_usage_error("'%s' is not available in this build", c->name);
+    if (!c->fn) return tmi_usage_error("'%s' is not available in this build", c->name);
     return c->fn(argc, argv);
 }
 
 int main(int argc, char **argv)
 {
-    if (argc < 2)
-        return tmi_usage_error("missing command (see 'tmbench --help')");
+    if (argc < 2) return tmi_usage_error("missing command (see 'tmbench --help')");
     const char *name = argv[1];
     if (strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0 ||
         (strcmp(name, "help") == 0 && argc == 2)) {
@@ -68,13 +64,11 @@ int main(int argc, char **argv)
     }
     if (strcmp(name, "help") == 0) { /* help COMMAND = COMMAND --help */
         const struct cmd *c = find(argv[2]);
-        if (!c)
-            return tmi_usage_error("unknown command '%s' (see 'tmbench --help')", argv[2]);
+        if (!c) return tmi_usage_error("unknown command '%s' (see 'tmbench --help')", argv[2]);
         char *hargv[] = {argv[2], "--help", NULL};
         return dispatch(c, 2, hargv);
     }
     const struct cmd *c = find(name);
-    if (!c)
-        return tmi_usage_error("unknown command '%s' (see 'tmbench --help')", name);
+    if (!c) return tmi_usage_error("unknown command '%s' (see 'tmbench --help')", name);
     return dispatch(c, argc - 1, argv + 1);
 }

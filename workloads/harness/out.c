@@ -14,6 +14,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,13 +64,14 @@ int tmi_out_check(const char *path, const char *what, char *err, size_t errsz)
         snprintf(err, errsz, "%s %s: %s", what, path, strerror(errno));
         return -1;
     }
-    if (exists && !is_o)
-        return 0; /* the model writes the trace in place */
+    if (exists && !is_o) return 0; /* the model writes the trace in place */
+    char real[PATH_MAX];
+    if (exists && realpath(path, real))
+        path = real; /* a symlink: the target is what gets replaced */
     dir_of(path, dir, sizeof dir);
     if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode) || access(dir, W_OK | X_OK) != 0) {
         int e = errno ? errno : ENOTDIR;
-        if (stat(dir, &st) == 0 && !S_ISDIR(st.st_mode))
-            e = ENOTDIR;
+        if (stat(dir, &st) == 0 && !S_ISDIR(st.st_mode)) e = ENOTDIR;
         snprintf(err, errsz, "%s %s: directory '%s' is not writable: %s", what, path, dir,
                  strerror(e));
         return -1;
@@ -89,12 +91,9 @@ static int read_all(int fd, struct tmi_sb *sb)
     char buf[65536];
     for (;;) {
         ssize_t n = read(fd, buf, sizeof buf);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return -1;
-        if (n == 0)
-            return sb->oom ? (errno = ENOMEM, -1) : 0;
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) return -1;
+        if (n == 0) return sb->oom ? (errno = ENOMEM, -1) : 0;
         tmi_sb_putn(sb, buf, (size_t)n);
     }
 }
@@ -103,10 +102,8 @@ static int write_all(int fd, const char *p, size_t n)
 {
     while (n) {
         ssize_t w = write(fd, p, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w < 0)
-            return -1;
+        if (w < 0 && errno == EINTR) continue;
+        if (w < 0) return -1;
         p += w;
         n -= (size_t)w;
     }
@@ -127,8 +124,7 @@ static void compose(struct tmi_sb *out, const struct tmi_sb *old, int csv,
 {
     if (!csv) {
         tmi_sb_putn(out, tmi_sb_str(old), old->len);
-        if (old->len && old->buf[old->len - 1] != '\n')
-            tmi_sb_putc(out, '\n');
+        if (old->len && old->buf[old->len - 1] != '\n') tmi_sb_putc(out, '\n');
         for (int i = 0; i < n; i++) {
             tmi_rec_json(&recs[i], out);
             tmi_sb_putc(out, '\n');
@@ -144,8 +140,7 @@ static void compose(struct tmi_sb *out, const struct tmi_sb *old, int csv,
         const char *text = old->buf;
         const char *nl = memchr(text, '\n', old->len);
         size_t hlen = nl ? (size_t)(nl - text) : old->len;
-        if (hlen && text[hlen - 1] == '\r')
-            hlen--;
+        if (hlen && text[hlen - 1] == '\r') hlen--;
         tmi_cols_parse(&cols, text, hlen);
         int had = cols.n;
         for (int i = 0; i < n; i++)
@@ -154,42 +149,39 @@ static void compose(struct tmi_sb *out, const struct tmi_sb *old, int csv,
             tmi_csv_widen(out, text, old->len, had, &cols);
         } else {
             tmi_sb_putn(out, text, old->len);
-            if (text[old->len - 1] != '\n')
-                tmi_sb_putc(out, '\n');
+            if (text[old->len - 1] != '\n') tmi_sb_putc(out, '\n');
         }
     }
     for (int i = 0; i < n; i++)
         tmi_csv_row(out, &cols, &recs[i]);
-    if (cols.oom)
-        out->oom = 1;
+    if (cols.oom) out->oom = 1;
     tmi_cols_free(&cols);
 }
 
-int tmi_out_append(const char *path, const struct tmi_rec *recs, int n, char *err,
-                   size_t errsz)
+int tmi_out_append(const char *path, const struct tmi_rec *recs, int n, char *err, size_t errsz)
 {
     char dir[4096], tmp[4200];
     struct tmi_sb old = {0}, out = {0};
     struct stat st;
     int have_mode = 0, rc = -1, tfd = -1;
     const char *step = "open";
+    const char *shown = path; /* as the user wrote it, for messages */
+    char real[PATH_MAX];
+    if (realpath(path, real)) path = real; /* write through a symlink instead of replacing it */
 
     dir_of(path, dir, sizeof dir);
     snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
     int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd >= 0)
-        flock(dfd, LOCK_EX); /* best effort: serialises tmbench writers */
+    if (dfd >= 0) flock(dfd, LOCK_EX); /* best effort: serialises tmbench writers */
 
     int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0 && errno != ENOENT)
-        goto fail;
+    if (fd < 0 && errno != ENOENT) goto fail;
     if (fd >= 0) {
         step = "read";
         have_mode = fstat(fd, &st) == 0;
         int r = read_all(fd, &old);
         close(fd);
-        if (r < 0)
-            goto fail;
+        if (r < 0) goto fail;
     }
     compose(&out, &old, ends_with_csv(path), recs, n);
     if (out.oom) {
@@ -198,41 +190,32 @@ int tmi_out_append(const char *path, const struct tmi_rec *recs, int n, char *er
     }
     step = "create temporary file";
     tfd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
-    if (tfd < 0)
-        goto fail;
-    if (have_mode)
-        fchmod(tfd, st.st_mode & 07777);
+    if (tfd < 0) goto fail;
+    if (have_mode) fchmod(tfd, st.st_mode & 07777);
     step = "write";
-    if (write_all(tfd, tmi_sb_str(&out), out.len) < 0)
-        goto fail_unlink;
+    if (write_all(tfd, tmi_sb_str(&out), out.len) < 0) goto fail_unlink;
     step = "fsync";
-    if (fsync(tfd) < 0)
-        goto fail_unlink;
+    if (fsync(tfd) < 0) goto fail_unlink;
     step = "close";
     int c = close(tfd);
     tfd = -1;
-    if (c < 0)
-        goto fail_unlink;
+    if (c < 0) goto fail_unlink;
     step = "rename";
-    if (rename(tmp, path) < 0)
-        goto fail_unlink;
-    if (dfd >= 0)
-        fsync(dfd);
+    if (rename(tmp, path) < 0) goto fail_unlink;
+    if (dfd >= 0) fsync(dfd);
     rc = 0;
     goto done;
 
-fail_unlink: {
+fail_unlink : {
     int e = errno;
-    if (tfd >= 0)
-        close(tfd);
+    if (tfd >= 0) close(tfd);
     unlink(tmp);
     errno = e;
 }
 fail:
-    snprintf(err, errsz, "-o %s: %s: %s", path, step, strerror(errno));
+    snprintf(err, errsz, "-o %s: %s: %s", shown, step, strerror(errno));
 done:
-    if (dfd >= 0)
-        close(dfd); /* drops the flock */
+    if (dfd >= 0) close(dfd); /* drops the flock */
     tmi_sb_free(&old);
     tmi_sb_free(&out);
     return rc;
@@ -248,8 +231,7 @@ int tmi_out_stream(FILE *f, enum tmi_format fmt, const struct tmi_rec *recs, int
         tmi_csv_header(&sb, &cols);
         for (int i = 0; i < n; i++)
             tmi_csv_row(&sb, &cols, &recs[i]);
-        if (cols.oom)
-            sb.oom = 1;
+        if (cols.oom) sb.oom = 1;
         tmi_cols_free(&cols);
     } else {
         for (int i = 0; i < n; i++) {
@@ -258,10 +240,8 @@ int tmi_out_stream(FILE *f, enum tmi_format fmt, const struct tmi_rec *recs, int
         }
     }
     int rc = sb.oom ? -1 : 0;
-    if (rc == 0 && sb.len && fwrite(sb.buf, 1, sb.len, f) != sb.len)
-        rc = -1;
-    if (fflush(f) != 0)
-        rc = -1;
+    if (rc == 0 && sb.len && fwrite(sb.buf, 1, sb.len, f) != sb.len) rc = -1;
+    if (fflush(f) != 0) rc = -1;
     tmi_sb_free(&sb);
     return rc;
 }

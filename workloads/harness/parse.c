@@ -32,8 +32,7 @@ int tmi_parse_int(const char *s, int64_t *out)
 {
     const char *p = s;
     int neg = 0;
-    if (*p == '+' || *p == '-')
-        neg = *p++ == '-';
+    if (*p == '+' || *p == '-') neg = *p++ == '-';
     uint64_t mant = 0; /* all digits, ignoring the point */
     int ndig = 0;      /* digits seen */
     int frac = 0;      /* digits after the point */
@@ -41,8 +40,7 @@ int tmi_parse_int(const char *s, int64_t *out)
     for (; *p; p++) {
         if (isdigit((unsigned char)*p)) {
             unsigned d = (unsigned)(*p - '0');
-            if (mant > (UINT64_MAX - d) / 10)
-                return fail(ERANGE);
+            if (mant > (UINT64_MAX - d) / 10) return fail(ERANGE);
             mant = mant * 10 + d;
             ndig++;
             frac += dot;
@@ -55,45 +53,36 @@ int tmi_parse_int(const char *s, int64_t *out)
             break;
         }
     }
-    if (ndig == 0)
-        return fail(EINVAL);
+    if (ndig == 0) return fail(EINVAL);
     int exp10 = 0, shift = 0;
     if (*p == 'e' || *p == 'E') {
         p++;
         int eneg = 0, edig = 0, e = 0;
-        if (*p == '+' || *p == '-')
-            eneg = *p++ == '-';
+        if (*p == '+' || *p == '-') eneg = *p++ == '-';
         for (; isdigit((unsigned char)*p); p++, edig++)
-            if (e < 1000)
-                e = e * 10 + (*p - '0');
-        if (edig == 0)
-            return fail(EINVAL);
+            if (e < 1000) e = e * 10 + (*p - '0');
+        if (edig == 0) return fail(EINVAL);
         exp10 = eneg ? -e : e;
     }
     if (*p) {
         size_t i, n = sizeof suffixes / sizeof suffixes[0];
         for (i = 0; i < n && strcmp(p, suffixes[i].s) != 0; i++)
             ;
-        if (i == n)
-            return fail(EINVAL);
+        if (i == n) return fail(EINVAL);
         exp10 += suffixes[i].exp10;
         shift = suffixes[i].shift;
     }
     for (exp10 -= frac; exp10 < 0; exp10++) {
-        if (mant % 10)
-            return fail(EINVAL); /* not a whole number */
+        if (mant % 10) return fail(EINVAL); /* not a whole number */
         mant /= 10;
     }
     for (; exp10 > 0 && mant; exp10--) {
-        if (mant > UINT64_MAX / 10)
-            return fail(ERANGE);
+        if (mant > UINT64_MAX / 10) return fail(ERANGE);
         mant *= 10;
     }
-    if (shift && mant > (UINT64_MAX >> shift))
-        return fail(ERANGE);
+    if (shift && mant > (UINT64_MAX >> shift)) return fail(ERANGE);
     mant <<= shift;
-    if (mant > (uint64_t)INT64_MAX + (uint64_t)neg)
-        return fail(ERANGE);
+    if (mant > (uint64_t)INT64_MAX + (uint64_t)neg) return fail(ERANGE);
     *out = neg ? (int64_t)(0 - mant) : (int64_t)mant;
     return 0;
 }
@@ -111,11 +100,9 @@ const char *tmi_enum_name(const char *choices, int64_t i, char *buf, size_t bufs
     const char *p = choices ? choices : "";
     for (; i > 0 && p; i--) {
         p = strchr(p, '|');
-        if (p)
-            p++;
+        if (p) p++;
     }
-    if (!p || i < 0)
-        p = "?";
+    if (!p || i < 0) p = "?";
     snprintf(buf, bufsz, "%.*s", (int)strcspn(p, "|"), p);
     return buf;
 }
@@ -125,8 +112,7 @@ void tmi_param_defaults(const struct tm_workload_ops *wl, int64_t *param)
     memset(param, 0, TMI_MAX_PARAMS * sizeof *param);
     for (int i = 0; i < wl->nparams && i < TMI_MAX_PARAMS; i++) {
         const struct tm_param_def *d = &wl->params[i];
-        if (d->type == TM_PARAM_ENUM)
-            /* "the first is the default": def is an index, normally 0 */
+        if (d->type == TM_PARAM_ENUM) /* "the first is the default": def is an index, normally 0 */
             param[i] = d->def >= 0 && d->def < tmi_enum_count(d->choices) ? d->def : 0;
         else
             param[i] = d->def;
@@ -139,10 +125,8 @@ static void param_names(const struct tm_workload_ops *wl, char *buf, size_t bufs
     size_t len = 0;
     buf[0] = '\0';
     for (int i = 0; i < wl->nparams && len < bufsz; i++)
-        len += (size_t)snprintf(buf + len, bufsz - len, "%s%s", i ? ", " : "",
-                                wl->params[i].name);
-    if (wl->nparams == 0)
-        snprintf(buf, bufsz, "none");
+        len += (size_t)snprintf(buf + len, bufsz - len, "%s%s", i ? ", " : "", wl->params[i].name);
+    if (wl->nparams == 0) snprintf(buf, bufsz, "none");
 }
 
 int tmi_param_set(const struct tm_workload_ops *wl, int64_t *param, const char *kv, char *err,
@@ -163,8 +147,8 @@ int tmi_param_set(const struct tm_workload_ops *wl, int64_t *param, const char *
     if (i == wl->nparams || i >= TMI_MAX_PARAMS) {
         char names[256];
         param_names(wl, names, sizeof names);
-        snprintf(err, errsz, "--set %s: workload '%s' has no parameter '%.*s' (parameters: %s)",
-                 kv, wl->name, klen, kv, names);
+        snprintf(err, errsz, "--set %s: workload '%s' has no parameter '%.*s' (parameters: %s)", kv,
+                 wl->name, klen, kv, names);
         return -1;
     }
     const struct tm_param_def *d = &wl->params[i];
@@ -187,8 +171,8 @@ int tmi_param_set(const struct tm_workload_ops *wl, int64_t *param, const char *
         return -1;
     }
     if (rc != 0 || v < d->min || v > d->max) {
-        snprintf(err, errsz, "--set %s: %s of %s must be in %" PRId64 "..%" PRId64, kv,
-                 d->name, wl->name, d->min, d->max);
+        snprintf(err, errsz, "--set %s: %s of %s must be in %" PRId64 "..%" PRId64, kv, d->name,
+                 wl->name, d->min, d->max);
         return -1;
     }
     param[i] = v;

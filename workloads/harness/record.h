@@ -28,11 +28,11 @@ struct tmi_field {
     char *name;          /* owned copy; NULL for a group marker */
     enum tmi_ftype type; /* which member below is valid */
     union {
-        int b;       /* TMI_F_BOOL */
-        int64_t i;   /* TMI_F_I64 */
-        uint64_t u;  /* TMI_F_U64 */
-        double d;    /* TMI_F_DBL */
-        char *s;     /* TMI_F_STR, owned copy or NULL */
+        int b;      /* TMI_F_BOOL */
+        int64_t i;  /* TMI_F_I64 */
+        uint64_t u; /* TMI_F_U64 */
+        double d;   /* TMI_F_DBL */
+        char *s;    /* TMI_F_STR, owned copy or NULL */
     } v;
 };
 
@@ -52,8 +52,7 @@ void tmi_rec_dbl(struct tmi_rec *r, const char *group, const char *name, double 
 void tmi_rec_str(struct tmi_rec *r, const char *group, const char *name, const char *s);
 
 /* The field called group.name (group may be NULL), or NULL. */
-const struct tmi_field *tmi_rec_get(const struct tmi_rec *r, const char *group,
-                                    const char *name);
+const struct tmi_field *tmi_rec_get(const struct tmi_rec *r, const char *group, const char *name);
 
 /* The record as one line of JSON (no newline). */
 void tmi_rec_json(const struct tmi_rec *r, struct tmi_sb *sb);

@@ -98,10 +98,9 @@ void tmi_rep_record(const struct tmi_run_opts *o, const struct tmi_result *res,
     tmi_rec_i64(rec, NULL, "reps", o->reps);
     tmi_rec_i64(rec, NULL, "rep", rp->rep);
     tmi_rec_str(rec, NULL, "status", status_name(rp->status));
-    if (rp->status != TMI_OK)
-        tmi_rec_str(rec, NULL, "error", rp->error);
-    tmi_rec_bool(rec, NULL, "valid", rp->status == TMI_OK && rp->verified &&
-                                         rp->checksum == rp->expected);
+    if (rp->status != TMI_OK) tmi_rec_str(rec, NULL, "error", rp->error);
+    tmi_rec_bool(rec, NULL, "valid",
+                 rp->status == TMI_OK && rp->verified && rp->checksum == rp->expected);
     tmi_rec_u64(rec, NULL, "checksum", rp->verified ? rp->checksum : 0);
     if (rp->have_expected)
         tmi_rec_u64(rec, NULL, "expected", rp->expected);
@@ -117,8 +116,7 @@ void tmi_rep_record(const struct tmi_run_opts *o, const struct tmi_result *res,
         tmi_rec_u64(rec, NULL, "ops", rp->ops);
         double secs = (double)rp->wall_ns / 1e9;
         tmi_rec_dbl(rec, NULL, "ops_per_s", secs > 0 ? (double)rp->ops / secs : NAN);
-        tmi_rec_dbl(rec, NULL, "ns_per_op",
-                    rp->ops ? (double)rp->wall_ns / (double)rp->ops : NAN);
+        tmi_rec_dbl(rec, NULL, "ns_per_op", rp->ops ? (double)rp->wall_ns / (double)rp->ops : NAN);
     } else {
         tmi_rec_null(rec, NULL, "ops");
         tmi_rec_null(rec, NULL, "ops_per_s");
@@ -149,7 +147,9 @@ void tmi_rep_record(const struct tmi_run_opts *o, const struct tmi_result *res,
 /* 1234567 -> "1.235 ms"; nanoseconds at every scale. */
 static const char *fmt_ns(double ns, char *buf, size_t bufsz)
 {
-    if (ns < 1e3)
+    if (ns < 10)
+        snprintf(buf, bufsz, "%.2f ns", ns);
+    else if (ns < 1e3)
         snprintf(buf, bufsz, "%.1f ns", ns);
     else if (ns < 1e6)
         snprintf(buf, bufsz, "%.3f us", ns / 1e3);
@@ -180,15 +180,16 @@ void tmi_human_header(FILE *f, const struct tmi_run_opts *o)
     if (o->procs)
         snprintf(procs, sizeof procs, "%d", o->procs);
     else
-        snprintf(procs, sizeof procs, "all");
-    fprintf(f, "%s on %s: procs %s, placement %s, %d warm-up%s, %d rep%s; params",
-            o->wl->name, o->model->name, procs, o->placement ? o->placement : "default", o->warmup, o->warmup == 1 ? "" : "s",
-            o->reps, o->reps == 1 ? "" : "s");
+        snprintf(procs, sizeof procs, "default");
+    fprintf(f, "%s on %s: procs %s, placement %s, %d warm-up%s, %d rep%s; params", o->wl->name,
+            o->model->name, procs, o->placement ? o->placement : "default", o->warmup,
+            o->warmup == 1 ? "" : "s", o->reps, o->reps == 1 ? "" : "s");
     for (int i = 0; i < o->wl->nparams && i < TMI_MAX_PARAMS; i++) {
         const struct tm_param_def *d = &o->wl->params[i];
         char word[64];
         if (d->type == TM_PARAM_ENUM)
-            fprintf(f, " %s=%s", d->name, tmi_enum_name(d->choices, o->param[i], word, sizeof word));
+            fprintf(f, " %s=%s", d->name,
+                    tmi_enum_name(d->choices, o->param[i], word, sizeof word));
         else
             fprintf(f, " %s=%" PRId64, d->name, o->param[i]);
     }
@@ -205,7 +206,9 @@ static void put_line(FILE *f, const char *s)
 void tmi_human_rep(FILE *f, const struct tmi_rep *rp)
 {
     char a[32], b[32], c[32], d[32], e[32];
-    const char *st = rp->status == TMI_OK ? "ok" : rp->status == TMI_FAILED ? "FAILED" : "UNSUPPORTED";
+    const char *st = rp->status == TMI_OK       ? "ok"
+                     : rp->status == TMI_FAILED ? "FAILED"
+                                                : "UNSUPPORTED";
     fprintf(f, "rep %-3d %-6s", rp->rep, st);
     if (rp->measured) {
         fprintf(f, " wall %s", fmt_ns((double)rp->wall_ns, a, sizeof a));
@@ -228,7 +231,8 @@ void tmi_human_rep(FILE *f, const struct tmi_rep *rp)
         fprintf(f, "        latency n=%" PRIu64 "  p50 %s  p90 %s  p99 %s  p99.9 %s  max %s\n",
                 rp->lat.count, fmt_ns((double)rp->lat.p50, a, sizeof a),
                 fmt_ns((double)rp->lat.p90, b, sizeof b), fmt_ns((double)rp->lat.p99, c, sizeof c),
-                fmt_ns((double)rp->lat.p999, d, sizeof d), fmt_ns((double)rp->lat.max, e, sizeof e));
+                fmt_ns((double)rp->lat.p999, d, sizeof d),
+                fmt_ns((double)rp->lat.max, e, sizeof e));
     if (rp->nmetrics + rp->nmodel > 0) {
         fprintf(f, "        metrics");
         for (int i = 0; i < rp->nmetrics + rp->nmodel; i++) {
@@ -256,8 +260,7 @@ static void stats(const struct tmi_result *res, int wall, double *med, double *l
     *n = 0;
     for (int i = 0; v && i < res->nrep; i++) {
         const struct tmi_rep *rp = &res->rep[i];
-        if (rp->status != TMI_OK || (!wall && rp->ops == 0))
-            continue;
+        if (rp->status != TMI_OK || (!wall && rp->ops == 0)) continue;
         v[(*n)++] = wall ? (double)rp->wall_ns : (double)rp->wall_ns / (double)rp->ops;
     }
     if (*n) {

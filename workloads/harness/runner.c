@@ -29,7 +29,10 @@ struct runner {
     struct tmi_result *res;       /* where the repetitions go */
 };
 
-static int64_t ts_ns(const struct timespec *t) { return (int64_t)t->tv_sec * 1000000000 + t->tv_nsec; }
+static int64_t ts_ns(const struct timespec *t)
+{
+    return (int64_t)t->tv_sec * 1000000000 + t->tv_nsec;
+}
 
 static int64_t tv_ns(const struct timeval *t)
 {
@@ -60,8 +63,7 @@ static void add_model_metric(void *ctx, const char *name, double value)
             return;
         }
     }
-    if (rp->nmodel == TMI_MAX_MODEL_METRICS)
-        return;
+    if (rp->nmodel == TMI_MAX_MODEL_METRICS) return;
     snprintf(rp->model[rp->nmodel].name, sizeof rp->model[0].name, "%s", name);
     rp->model[rp->nmodel++].value = value;
 }
@@ -70,8 +72,7 @@ static void add_model_metric(void *ctx, const char *name, double value)
 static void take_hist(struct tmi_rep *rp, struct tm_run *r)
 {
     struct tm_hist *h = r->hist;
-    if (!h)
-        return;
+    if (!h) return;
     rp->has_lat = 1;
     rp->lat.count = tmi_hist_count(h);
     rp->lat.p50 = tmi_hist_percentile(h, 50);
@@ -128,11 +129,11 @@ static void one_rep(struct runner *rn, struct tmi_rep *rp, struct tm_run *r)
     rp->have_expected = 1;
     if (rp->status == TMI_OK && rp->checksum != rp->expected) {
         rp->status = TMI_FAILED;
-        snprintf(rp->error, sizeof rp->error, "checksum mismatch: got %" PRIu64 " expected %" PRIu64,
-                 rp->checksum, rp->expected);
+        snprintf(rp->error, sizeof rp->error,
+                 "checksum mismatch: got %" PRIu64 " expected %" PRIu64, rp->checksum,
+                 rp->expected);
     }
-    if (wl->teardown)
-        wl->teardown(r);
+    if (wl->teardown) wl->teardown(r);
 out:
     for (int i = 0; i < r->nmetrics && i < 16; i++) {
         snprintf(rp->metric[i].name, sizeof rp->metric[i].name, "%.31s", r->metric[i].name);
@@ -140,8 +141,7 @@ out:
         rp->nmetrics = i + 1;
     }
     take_hist(rp, r);
-    if (tmi_model && tmi_model->metrics)
-        tmi_model->metrics(add_model_metric, rp);
+    if (tmi_model && tmi_model->metrics) tmi_model->metrics(add_model_metric, rp);
 }
 
 /* The model's main task: every warm-up and repetition, in order. */
@@ -160,8 +160,7 @@ static void main_task(void *arg)
         int warm = i < o->warmup;
         struct tmi_rep *rp = &rn->res->rep[rn->res->nrep];
         one_rep(rn, rp, r);
-        if (warm && rp->status == TMI_OK)
-            continue; /* the slot is reused */
+        if (warm && rp->status == TMI_OK) continue; /* the slot is reused */
         if (warm) {
             char prefix[48];
             snprintf(prefix, sizeof prefix, "warm-up %d of %d: ", i + 1, o->warmup);
@@ -171,8 +170,7 @@ static void main_task(void *arg)
             rp->rep = i - o->warmup;
         }
         rn->res->nrep++;
-        if (rp->status != TMI_OK)
-            break;
+        if (rp->status != TMI_OK) break;
     }
     free(r);
 }
@@ -219,10 +217,8 @@ int tmi_runner(const struct tmi_run_opts *o, struct tmi_result *res)
     /* The model's own defaults, for the record. */
     const struct tm_config *eff = tm_config();
     if (eff) {
-        if (eff->procs > 0)
-            res->procs = eff->procs;
-        if (eff->placement)
-            snprintf(res->placement, sizeof res->placement, "%s", eff->placement);
+        if (eff->procs > 0) res->procs = eff->procs;
+        if (eff->placement) snprintf(res->placement, sizeof res->placement, "%s", eff->placement);
         res->slice_ns = eff->slice_ns;
         res->stack_bytes = (int64_t)eff->stack_size;
     }

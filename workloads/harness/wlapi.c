@@ -12,8 +12,7 @@ int64_t tm_run_param(const struct tm_run *r, const char *name)
 {
     const struct tm_workload_ops *wl = r->wl;
     for (int i = 0; wl && i < wl->nparams && i < 16; i++)
-        if (strcmp(wl->params[i].name, name) == 0)
-            return r->param[i];
+        if (strcmp(wl->params[i].name, name) == 0) return r->param[i];
     /* A workload asking for a parameter it never declared is a bug in that
      * workload, not a user error: stop loudly. */
     fprintf(stderr, "tmbench: workload '%s' has no parameter '%s' (workload bug)\n",
@@ -59,11 +58,9 @@ void tm_run_metric(struct tm_run *r, const char *name, double value)
 struct tm_hist *tm_run_hist(struct tm_run *r)
 {
     struct tm_hist *h = __atomic_load_n(&r->hist, __ATOMIC_ACQUIRE);
-    if (h)
-        return h;
+    if (h) return h;
     struct tm_hist *mine = tmi_hist_new();
-    if (!mine)
-        return NULL;
+    if (!mine) return NULL;
     struct tm_hist *expected = NULL;
     if (__atomic_compare_exchange_n(&r->hist, &expected, mine, 0, __ATOMIC_ACQ_REL,
                                     __ATOMIC_ACQUIRE))
@@ -74,6 +71,5 @@ struct tm_hist *tm_run_hist(struct tm_run *r)
 
 void tm_hist_record(struct tm_hist *h, int64_t ns)
 {
-    if (h)
-        tmi_hist_record(h, ns);
+    if (h) tmi_hist_record(h, ns);
 }
