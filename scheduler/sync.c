@@ -108,18 +108,34 @@ void tm_waitgroup_init(struct tm_waitgroup *wg)
     tmi_waitq_init(&wg->q);
 }
 
+/* Lifetime rule: once a waiter has seen the count at 0 its owner may free
+ * the wait group, so whoever brings the count to 0 must be done with it by
+ * then. Hence every change and every check of the count happens under
+ * q.lock: the waker's unlock is its last touch of *wg (it readies the
+ * collected waiters afterwards, and their nodes live on their stacks).
+ * Rejected: a lock-free count with a wake-up after it reaches 0 (the bug
+ * ThreadSanitizer found here: the waker took q.lock on freed memory). */
 int tm_waitgroup_add(struct tm_waitgroup *wg, int64_t n)
 {
-    /* acq_rel: work done before done() happens before the waiter wakes */
-    int64_t now = atomic_fetch_add_explicit(&wg->count, n, memory_order_acq_rel) + n;
+    tmi_spin_lock(&wg->q.lock);
+    int64_t now = atomic_load_explicit(&wg->count, memory_order_relaxed) + n;
     if (now < 0) {
-        atomic_fetch_sub_explicit(&wg->count, n, memory_order_relaxed);
+        tmi_spin_unlock(&wg->q.lock);
         errno = EINVAL;
         return -1;
     }
-    /* The waiter checks the count under q.lock, so taking it here orders
-     * this wake-up after any waiter that saw a non-zero count. */
-    if (now == 0) tmi_waitq_wake(&wg->q, -1);
+    atomic_store_explicit(&wg->count, now, memory_order_relaxed);
+    struct tmi_wnode *woken = NULL, *node;
+    while (now == 0 && (node = tmi_waitq_claim_one(&wg->q)) != NULL) {
+        node->next = woken;
+        woken = node;
+    }
+    tmi_spin_unlock(&wg->q.lock);
+    while (woken) {
+        node = woken;
+        woken = node->next;
+        tm_ready(node->w);
+    }
     return 0;
 }
 
@@ -127,19 +143,17 @@ int tm_waitgroup_done(struct tm_waitgroup *wg) { return tm_waitgroup_add(wg, -1)
 
 int tm_waitgroup_wait(struct tm_waitgroup *wg, int64_t deadline)
 {
-    for (;;) {
-        if (atomic_load_explicit(&wg->count, memory_order_acquire) == 0) return 0;
-        if (deadline == 0) {
-            errno = ETIMEDOUT;
-            return -1;
-        }
-        tmi_spin_lock(&wg->q.lock);
-        if (atomic_load_explicit(&wg->count, memory_order_acquire) == 0) {
-            tmi_spin_unlock(&wg->q.lock);
-            return 0;
-        }
-        /* Woken when the count reached 0, as Go's Wait: a later Add does
-         * not put us back to sleep. */
-        return tmi_waitq_park(&wg->q, deadline);
+    tmi_spin_lock(&wg->q.lock);
+    if (atomic_load_explicit(&wg->count, memory_order_relaxed) == 0) {
+        tmi_spin_unlock(&wg->q.lock);
+        return 0;
     }
+    if (deadline == 0) {
+        tmi_spin_unlock(&wg->q.lock);
+        errno = ETIMEDOUT;
+        return -1;
+    }
+    /* Woken when the count reached 0, as Go's Wait: a later Add does not
+     * put us back to sleep. */
+    return tmi_waitq_park(&wg->q, deadline);
 }

@@ -50,9 +50,10 @@ int tm_cond_wait(struct tm_cond *c, struct tm_mutex *m, int64_t deadline);
 int tm_cond_signal(struct tm_cond *c);
 int tm_cond_broadcast(struct tm_cond *c);
 
-/* Go's sync.WaitGroup: add before spawning, done when finished, wait for 0. */
+/* Go's sync.WaitGroup: add before spawning, done when finished, wait for 0.
+ * Once tm_waitgroup_wait has returned 0, the caller may free the group. */
 struct tm_waitgroup {
-    _Atomic int64_t count; /* outstanding work */
+    _Atomic int64_t count; /* outstanding work; changed and read under q.lock */
     struct tm_waitq q;     /* parked waiters */
 };
 
