@@ -85,9 +85,19 @@ void tm_fini(void)
 const char *tm_model_name(void) { return tmi_model ? tmi_model->name : NULL; }
 const struct tm_config *tm_config(void) { return &config; }
 
-struct tm_task *tm_spawn(void (*fn)(void *), void *arg) { return tmi_model->spawn(fn, arg, 0); }
+/* last_error is cleared first so that a failure's detail is never a stale
+ * one: a spawn that fails may or may not explain itself. */
+struct tm_task *tm_spawn(void (*fn)(void *), void *arg)
+{
+    last_error[0] = 0;
+    return tmi_model->spawn(fn, arg, 0);
+}
 
-int tm_go(void (*fn)(void *), void *arg) { return tmi_model->spawn(fn, arg, 1) ? 0 : -1; }
+int tm_go(void (*fn)(void *), void *arg)
+{
+    last_error[0] = 0;
+    return tmi_model->spawn(fn, arg, 1) ? 0 : -1;
+}
 
 int tm_join(struct tm_task *t)
 {

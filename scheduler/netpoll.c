@@ -128,12 +128,24 @@ int tmi_netpoll_wait_fd(int fd, int events, int64_t deadline)
 int tmi_netpoll_poll(int64_t deadline)
 {
     struct epoll_event evs[128];
-    int timeout_ms = -1;
+    /* epoll_pwait2 takes a nanosecond timeout; epoll_wait's milliseconds
+     * would make every timer up to 1 ms late. Older kernels: ENOSYS. */
+    static _Atomic int no_pwait2;
+    struct timespec ts, *tsp = NULL;
+    int64_t left = 0;
     if (deadline >= 0) {
-        int64_t left = deadline - tm_now();
-        timeout_ms = left <= 0 ? 0 : (int)((left + 999999) / 1000000);
+        left = deadline - tm_now();
+        if (left < 0) left = 0;
+        ts = (struct timespec){.tv_sec = left / 1000000000, .tv_nsec = left % 1000000000};
+        tsp = &ts;
     }
-    int n = epoll_wait(epfd, evs, 128, timeout_ms);
+    int n = -1;
+    if (!atomic_load_explicit(&no_pwait2, memory_order_relaxed)) {
+        n = epoll_pwait2(epfd, evs, 128, tsp, NULL);
+        if (n < 0 && errno == ENOSYS) atomic_store(&no_pwait2, 1);
+    }
+    if (atomic_load_explicit(&no_pwait2, memory_order_relaxed))
+        n = epoll_wait(epfd, evs, 128, deadline < 0 ? -1 : (int)((left + 999999) / 1000000));
     if (n < 0) return 0; /* EINTR: the caller loops */
     int readied = 0;
     for (int i = 0; i < n; i++) {

@@ -31,9 +31,10 @@ static inline int wl_spawn_failed(struct tm_run *r, long long i, long long n)
 {
     char a[32], b[32];
     int e = errno;
-    return tm_run_fail(r, "%s: %s creating task %s of %s", tm_model_name(),
+    const char *why = tm_last_error(); /* the model's detail, if it gave one */
+    return tm_run_fail(r, "%s: %s creating task %s of %s%s%s", tm_model_name(),
                        e == EAGAIN ? "EAGAIN" : e == ENOMEM ? "ENOMEM" : strerror(e),
-                       wl_commas(a, i + 1), wl_commas(b, n));
+                       wl_commas(a, i + 1), wl_commas(b, n), *why ? ": " : "", why);
 }
 
 #endif

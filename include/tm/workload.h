@@ -62,6 +62,10 @@ struct tm_workload_ops {
     int (*setup)(struct tm_run *r);
     /* optional: free what setup/body made (NULL: nothing). */
     void (*teardown)(struct tm_run *r);
+    /* optional, network workloads (echo, http): serve the connections that
+     * arrive on listen_fd (listening, non-blocking), one task each, until
+     * *stop is set; used by `tmbench serve` and by body. NULL: cannot serve. */
+    int (*serve)(struct tm_run *r, int listen_fd, _Atomic int *stop);
 };
 
 /* Value of parameter name (an INT's value or an ENUM's choice index).

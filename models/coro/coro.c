@@ -149,7 +149,7 @@ static void push_next(struct tm_task *t)
     S.runnext = t;
 }
 
-static struct tm_task *pop(void)
+static struct tm_task *pop_slow(void)
 {
     struct tm_task *t = S.runnext;
     int ring_empty = S.rtail == S.rhead;
@@ -161,6 +161,17 @@ static struct tm_task *pop(void)
     if (S.head && (ring_empty || ++S.picks % 61 == 0)) return overflow_pop();
     if (!ring_empty) return S.ring[S.rhead++ % RING];
     return overflow_pop();
+}
+
+/* The next ready task. Inline fast path for the common case in which only
+ * the ring has work (yield, and most of every other workload). */
+static inline struct tm_task *pop(void)
+{
+    if (__builtin_expect(!S.runnext && !S.head, 1)) {
+        S.nexts = 0;
+        return S.rtail != S.rhead ? S.ring[S.rhead++ % RING] : NULL;
+    }
+    return pop_slow();
 }
 
 /* Give t its stack and context. -1 when the pool has none. */
@@ -177,11 +188,11 @@ static int start(struct tm_task *t)
     return 0;
 }
 
-/* The next task to run, started. A task that cannot start ends here. */
-static struct tm_task *pop_started(void)
+/* Start t, which has never run; if no stack can be had, end it and try
+ * the next ready task. Returns a started task or NULL. */
+static struct tm_task *start_or_next(struct tm_task *t)
 {
-    struct tm_task *t;
-    while ((t = pop()) != NULL && !t->ctx && start(t) != 0) {
+    for (; t != NULL && !t->ctx && start(t) != 0; t = pop()) {
         t->state = DONE;
         t->failed = 1;
         S.live--;
@@ -190,6 +201,14 @@ static struct tm_task *pop_started(void)
         if (t->detached) task_free(t);
     }
     return t;
+}
+
+/* The next task to run, started. */
+static inline struct tm_task *pop_started(void)
+{
+    struct tm_task *t = pop();
+    if (__builtin_expect(t == NULL || t->ctx != NULL, 1)) return t;
+    return start_or_next(t);
 }
 
 /* Fire due timers: a parked waiter times out and its task becomes ready. */

@@ -13,7 +13,9 @@
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <string.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -29,8 +31,34 @@ struct tm_task {
     int detached;         /* freed by its own thread when fn returns */
 };
 
-static size_t stack_size;                    /* from the config */
+static size_t stack_size; /* from the config */
 static _Thread_local struct tm_task *current; /* the task this thread runs */
+
+/* First number in a /proc file, or -1. */
+static long proc_long(const char *path)
+{
+    long v = -1;
+    FILE *f = fopen(path, "r");
+    if (f) {
+        if (fscanf(f, "%ld", &v) != 1) v = -1;
+        fclose(f);
+    }
+    return v;
+}
+
+/* Say which limits a failed pthread_create ran into: on Linux EAGAIN can
+ * mean RLIMIT_NPROC, kernel.threads-max, kernel.pid_max (every thread needs
+ * a TID), a cgroup's pids.max, or no memory for the stack. */
+static void spawn_failed(int err)
+{
+    struct rlimit rl;
+    getrlimit(RLIMIT_NPROC, &rl);
+    tmi_fail(err, "pthread_create: %s (RLIMIT_NPROC %ld, kernel.threads-max %ld, kernel.pid_max %ld, "
+                  "stack %zu KiB)",
+             strerror(err), rl.rlim_cur == RLIM_INFINITY ? -1L : (long)rl.rlim_cur,
+             proc_long("/proc/sys/kernel/threads-max"), proc_long("/proc/sys/kernel/pid_max"),
+             stack_size / 1024);
+}
 
 static long futex(_Atomic int *addr, int op, int val, const struct timespec *ts)
 {
@@ -92,7 +120,7 @@ static struct tm_task *pt_spawn(void (*fn)(void *), void *arg, int detached)
     pthread_attr_destroy(&attr);
     if (err) {
         free(t);
-        errno = err;
+        spawn_failed(err);
         return NULL;
     }
     return t;

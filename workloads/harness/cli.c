@@ -22,7 +22,7 @@ static const char run_usage[] =
     "Run WORKLOAD on threading model MODEL and write one result record per\n"
     "repetition (see 'tmbench list' for models, workloads and their parameters).\n"
     "\n"
-    "  -m, --model MODEL        pthreads, coro, mn, goroutine, ...\n"
+    "  -m, --model MODEL        pthreads, coro, mn, goroutine, ..., or a peer: go, boost\n"
     "  -w, --workload NAME      fib, spawn, pingpong, ...\n"
     "  -p, --procs N            cores the run may use, 1..1024 (default: the model's;\n"
     "                           all cores, or 1 for coro)\n"
@@ -39,6 +39,12 @@ static const char run_usage[] =
     "                           ends in .csv, otherwise JSON Lines\n"
     "      --trace FILE.json    write a Chrome trace-event file (Perfetto)\n"
     "  -h, --help               this text\n"
+    "\n"
+    "Peers (go, boost: real runtimes run as a child process) take the same\n"
+    "options, but --placement, --slice-us, --trace and (where stacks grow)\n"
+    "--stack-kb give an unsupported record. $TMBENCH_PEER_GO (_BOOST) names the\n"
+    "peer's executable (default: tmbench-go beside tmbench); the peer may stay\n"
+    "silent for $TMBENCH_PEER_TIMEOUT seconds (default 600) before it is killed.\n"
     "\n"
     "A failed repetition is recorded and ends the run. ns_per_op is null when a\n"
     "run does no ops. Exit status: 0 all repetitions ok, 1 a repetition failed,\n"
@@ -108,15 +114,24 @@ static int unknown_name(const char *what, const char *name, const char *const *n
     return tmi_usage_error("unknown %s '%s' (%ss: %s)", what, name, what, list);
 }
 
-static int find_model(const char *name, const struct tm_model_ops **out)
+/* A model, or a peer (peer.c): a real runtime run as a child process. */
+static int find_model(const char *name, struct tmi_run_opts *o)
 {
     const char *names[64] = {0};
+    int n = 0;
     for (int i = 0; tmi_models[i]; i++) {
         if (strcmp(tmi_models[i]->name, name) == 0) {
-            *out = tmi_models[i];
+            o->model = tmi_models[i];
             return 0;
         }
-        if (i < 63) names[i] = tmi_models[i]->name;
+        if (n < 63) names[n++] = tmi_models[i]->name;
+    }
+    for (const struct tmi_peer *p = tmi_peers; p->name; p++) {
+        if (strcmp(p->name, name) == 0) {
+            o->peer = p;
+            return 0;
+        }
+        if (n < 63) names[n++] = p->name;
     }
     return unknown_name("model", name, names);
 }
@@ -234,7 +249,7 @@ static int parse(int argc, char **argv, struct tmi_run_opts *o)
         rc = tmi_usage_error("run: no model given: use -m MODEL (see 'tmbench list')");
     if (rc == 0 && !workload)
         rc = tmi_usage_error("run: no workload given: use -w WORKLOAD (see 'tmbench list')");
-    if (rc == 0) rc = find_model(model, &o->model);
+    if (rc == 0) rc = find_model(model, o);
     if (rc == 0) rc = find_workload(workload, &o->wl);
     if (rc == 0) {
         if (o->wl->nparams > TMI_MAX_PARAMS)
@@ -258,6 +273,9 @@ static int parse(int argc, char **argv, struct tmi_run_opts *o)
         else
             rc = tmi_usage_error("--format: '%s' is not one of human, json, csv", format);
     }
+    if (rc == 0 && o->peer && tmi_peer_timeout_ms() < 0)
+        rc = tmi_usage_error("TMBENCH_PEER_TIMEOUT: '%s' is not 1..86400 seconds",
+                             getenv("TMBENCH_PEER_TIMEOUT"));
     char err[512];
     if (rc == 0 && o->out && tmi_out_check(o->out, "-o", err, sizeof err) != 0)
         rc = tmi_usage_error("%s", err);
@@ -282,7 +300,7 @@ int tmi_cmd_run(int argc, char **argv)
         fflush(stdout);
     }
     struct tmi_result res;
-    if (tmi_runner(&o, &res) != 0) {
+    if ((o.peer ? tmi_peer_runner(&o, &res) : tmi_runner(&o, &res)) != 0) {
         tmi_usage_error("run: %s", strerror(errno));
         return 1;
     }

@@ -20,6 +20,7 @@
 #include "tm/workload.h"
 
 struct tm_model_ops;
+struct tmi_peer;
 
 #define TMI_MAX_PARAMS 16   /* = the size of tm_run.param[] */
 #define TMI_MAX_PROCS 1024  /* -p range is 1..TMI_MAX_PROCS */
@@ -30,7 +31,8 @@ enum tmi_format { TMI_FMT_HUMAN, TMI_FMT_JSON, TMI_FMT_CSV };
 
 /* Everything `tmbench run` was asked to do, validated. */
 struct tmi_run_opts {
-    const struct tm_model_ops *model; /* -m, from tmi_models[] */
+    const struct tm_model_ops *model; /* -m, from tmi_models[]; NULL for a peer */
+    const struct tmi_peer *peer;      /* -m, from tmi_peers[]; NULL for a model */
     const struct tm_workload_ops *wl; /* -w, from tm_workloads[] */
     int procs;                        /* -p; 0 = not given (model default: all) */
     int64_t param[TMI_MAX_PARAMS];    /* defaults overridden by --set, by def order */
@@ -90,11 +92,28 @@ struct tmi_result {
     char placement[64];  /* effective placement policy */
     int64_t slice_ns;    /* effective slice; 0 = none/unknown */
     int64_t stack_bytes; /* effective stack size; 0 = unknown */
+    char peer_version[96]; /* a peer's runtime, from its hello line; "" = unknown */
 };
+
+/* A peer: a real runtime (Go, Boost.Fiber) run as a child process that
+ * speaks the protocol described at the top of peer.c. */
+struct tmi_peer {
+    const char *name;    /* -m name (contract), also the record's model */
+    const char *summary; /* one line for `tmbench list` */
+    unsigned caps;       /* TM_CAP_* of model.h, as for models */
+    int one_thread;      /* procs defaults to 1 (else all PUs); the peer rejects others */
+    int stacks;          /* --stack-kb is meaningful (fixed-size task stacks) */
+    int64_t slice_ns;    /* the runtime's own preemption slice; 0 = not preemptive */
+};
+
+/* The -m name of o's model or peer. */
+const char *tmi_opts_model(const struct tmi_run_opts *o);
 
 /* ---- commands (one file each; main.c dispatches) ---- */
 int tmi_cmd_list(int argc, char **argv);
 int tmi_cmd_run(int argc, char **argv);
+int tmi_cmd_serve(int argc, char **argv); /* serve.c */
+int tmi_cmd_load(int argc, char **argv);  /* load.c */
 
 /* Print "tmbench: <message>" on stderr as one line; returns 2. */
 int tmi_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -119,6 +138,22 @@ const char *tmi_enum_name(const char *choices, int64_t i, char *buf, size_t bufs
  * start yields one unsupported/failed repetition, not an error. */
 int tmi_runner(const struct tmi_run_opts *o, struct tmi_result *res);
 void tmi_result_free(struct tmi_result *res);
+
+/* ---- peer.c ---- */
+extern const struct tmi_peer tmi_peers[]; /* ends with a NULL name */
+/* The peer's executable: $TMBENCH_PEER_<NAME> if set, else tmbench-<name>
+ * beside this binary. 0 when it exists and is executable, else -1 with
+ * the path tried still in buf. */
+int tmi_peer_path(const struct tmi_peer *p, char *buf, size_t bufsz);
+/* Ask the peer (`PEER info`) for its version and the workloads it has
+ * (comma-separated). 0, or -1 with a one-line reason in err. */
+int tmi_peer_info(const struct tmi_peer *p, char *version, size_t vsz, char *workloads,
+                  size_t wsz, char *err, size_t errsz);
+/* How long a peer may stay silent: $TMBENCH_PEER_TIMEOUT seconds (default
+ * 600), in ms; -1 when the variable is set but not 1..86400. */
+int tmi_peer_timeout_ms(void);
+/* tmi_runner for a peer: the same contract, the work done by the child. */
+int tmi_peer_runner(const struct tmi_run_opts *o, struct tmi_result *res);
 
 /* ---- report.c ---- */
 void tmi_rep_record(const struct tmi_run_opts *o, const struct tmi_result *res,

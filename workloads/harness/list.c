@@ -3,12 +3,17 @@
  *
  * --json prints one object:
  *   {"schema":"tmbench-list/1",
- *    "models":[{"name","summary","caps":["parallel",...],"peer":false}],
+ *    "models":[{"name","summary","caps":["parallel",...],"peer":false}, ...
+ *              {"name","summary","caps",
+ *               "peer":true,"version","workloads":["spawn",...][,"error"]}],
  *    "workloads":[{"name","kind","summary","op","params":[
  *        {"name","type":"int","default","min","max","help"} |
  *        {"name","type":"enum","default","choices":[...],"help"}]}]}
+ * A peer (peer.c) is listed only when its executable exists; version and
+ * workloads come from asking it (`PEER info`), error says why that failed.
  */
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -62,6 +67,41 @@ static void param_json(struct tmi_sb *sb, const struct tm_param_def *d)
     tmi_sb_putc(sb, '}');
 }
 
+/* A built peer and what it says about itself. */
+struct peer_info {
+    const struct tmi_peer *p;
+    int ok;              /* it answered `info` */
+    char version[96];    /* its runtime */
+    char workloads[512]; /* comma-separated */
+    char error[256];     /* why it did not answer */
+};
+
+/* The peers whose executable exists, asked once; returns how many. */
+static int built_peers(struct peer_info *out, int max)
+{
+    int n = 0;
+    for (const struct tmi_peer *p = tmi_peers; p->name && n < max; p++) {
+        char path[PATH_MAX];
+        if (tmi_peer_path(p, path, sizeof path) != 0) continue;
+        struct peer_info *pi = &out[n++];
+        pi->p = p;
+        pi->ok = tmi_peer_info(p, pi->version, sizeof pi->version, pi->workloads,
+                               sizeof pi->workloads, pi->error, sizeof pi->error) == 0;
+    }
+    return n;
+}
+
+static void caps_json(struct tmi_sb *sb, unsigned bits)
+{
+    tmi_sb_puts(sb, ",\"caps\":[");
+    for (int c = 0, n = 0; c < NCAPS; c++)
+        if (bits & caps[c].bit) {
+            tmi_sb_puts(sb, n++ ? "," : "");
+            tmi_json_str(sb, caps[c].name);
+        }
+    tmi_sb_putc(sb, ']');
+}
+
 static int list_json(void)
 {
     struct tmi_sb sb = {0};
@@ -72,13 +112,33 @@ static int list_json(void)
         tmi_json_str(&sb, m->name);
         tmi_sb_puts(&sb, ",\"summary\":");
         tmi_json_str(&sb, m->summary);
-        tmi_sb_puts(&sb, ",\"caps\":[");
-        for (int c = 0, n = 0; c < NCAPS; c++)
-            if (m->caps & caps[c].bit) {
-                tmi_sb_puts(&sb, n++ ? "," : "");
-                tmi_json_str(&sb, caps[c].name);
-            }
-        tmi_sb_puts(&sb, "],\"peer\":false}");
+        caps_json(&sb, m->caps);
+        tmi_sb_puts(&sb, ",\"peer\":false}");
+    }
+    struct peer_info pi[8];
+    for (int i = 0, n = built_peers(pi, 8); i < n; i++) {
+        tmi_sb_puts(&sb, ",{\"name\":");
+        tmi_json_str(&sb, pi[i].p->name);
+        tmi_sb_puts(&sb, ",\"summary\":");
+        tmi_json_str(&sb, pi[i].p->summary);
+        caps_json(&sb, pi[i].p->caps);
+        tmi_sb_puts(&sb, ",\"peer\":true,\"version\":");
+        tmi_json_str(&sb, pi[i].ok ? pi[i].version : NULL);
+        tmi_sb_puts(&sb, ",\"workloads\":[");
+        for (char *w = pi[i].workloads, *next; *w; w = next) {
+            next = w + strcspn(w, ",");
+            if (w != pi[i].workloads) tmi_sb_putc(&sb, ',');
+            char name[64];
+            snprintf(name, sizeof name, "%.*s", (int)(next - w), w);
+            tmi_json_str(&sb, name);
+            if (*next) next++;
+        }
+        tmi_sb_putc(&sb, ']');
+        if (!pi[i].ok) {
+            tmi_sb_puts(&sb, ",\"error\":");
+            tmi_json_str(&sb, pi[i].error);
+        }
+        tmi_sb_putc(&sb, '}');
     }
     tmi_sb_puts(&sb, "],\"workloads\":[");
     for (int i = 0; tm_workloads[i]; i++) {
@@ -124,7 +184,20 @@ static int list_human(void)
                m->caps & TM_CAP_HANDOFF ? "yes" : "no", m->caps & TM_CAP_MANY_TASKS ? "yes" : "no",
                s_or(m->summary));
     }
-    printf("  (peers: none in this build)\n\nWORKLOADS\n");
+    struct peer_info pi[8];
+    int npeers = built_peers(pi, 8);
+    for (int i = 0; i < npeers; i++) {
+        unsigned c = pi[i].p->caps;
+        printf("  %-10s %-8s %-10s %-7s %-10s %s\n", pi[i].p->name, c & TM_CAP_PARALLEL ? "yes" : "no",
+               c & TM_CAP_PREEMPTIVE ? "yes" : "no", c & TM_CAP_HANDOFF ? "yes" : "no",
+               c & TM_CAP_MANY_TASKS ? "yes" : "no", pi[i].p->summary);
+        if (pi[i].ok)
+            printf("  %-10s %s; workloads: %s\n", "", pi[i].version,
+                   pi[i].workloads[0] ? pi[i].workloads : "none");
+        else
+            printf("  %-10s not usable: %s\n", "", pi[i].error);
+    }
+    printf("%s\nWORKLOADS\n", npeers ? "" : "  (peers: none in this build)\n");
     for (int i = 0; tm_workloads[i]; i++) {
         const struct tm_workload_ops *w = tm_workloads[i];
         printf("  %-10s %-10s %s\n", w->name, s_or(w->kind), s_or(w->summary));

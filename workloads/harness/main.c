@@ -17,8 +17,8 @@ static const struct cmd {
 } cmds[] = {
     {"list", tmi_cmd_list, "models (with capabilities), workloads, params and defaults"},
     {"run", tmi_cmd_run, "run a workload on a model, one result record per repetition"},
-    {"serve", NULL, "serve echo/http on a model until SIGINT/SIGTERM"},
-    {"load", NULL, "out-of-process load generator (open or closed loop)"},
+    {"serve", tmi_cmd_serve, "serve echo/http on a model until SIGINT/SIGTERM"},
+    {"load", tmi_cmd_load, "out-of-process load generator (open or closed loop)"},
     {"topo", NULL, "print the placement plan for a topology"},
     {"demo", NULL, "classroom demonstrations"},
 };

@@ -2,7 +2,7 @@
  * human-readable view of a run.
  *
  * Record fields, in order (extend, never rename):
- *   schema model workload procs placement slice_us stack_kb warmup reps rep
+ *   schema model [peer{name version}] workload procs placement slice_us stack_kb warmup reps rep
  *   status [error] valid checksum expected wall_ns cpu_user_ns cpu_sys_ns
  *   max_rss_kb ctx_vol ctx_invol ops ops_per_s ns_per_op params{}
  *   [latency_ns{count p50 p90 p99 p999 min max}] metrics{} machine{} build{}
@@ -13,6 +13,9 @@
  * always a number: 0 when verify did not run (a failed body's state may be
  * half-built, so verify is not called on it). error appears only when
  * status is not "ok".
+ * A peer's record (peer.c) adds peer{name, version}: the runtime that ran
+ * it, version null when the peer never answered; its "runtime" figures
+ * (GC cycles, ...) are model metrics.
  * A model metric whose name a workload metric already uses is written as
  * "model.<name>".
  */
@@ -82,7 +85,12 @@ void tmi_rep_record(const struct tmi_run_opts *o, const struct tmi_result *res,
                     const struct tmi_rep *rp, struct tmi_rec *rec)
 {
     tmi_rec_str(rec, NULL, "schema", "tmbench/1");
-    tmi_rec_str(rec, NULL, "model", o->model->name);
+    tmi_rec_str(rec, NULL, "model", tmi_opts_model(o));
+    if (o->peer) { /* a real runtime run as a child (peer.c) */
+        tmi_rec_group(rec, "peer");
+        tmi_rec_str(rec, "peer", "name", o->peer->name);
+        tmi_rec_str(rec, "peer", "version", res->peer_version[0] ? res->peer_version : NULL);
+    }
     tmi_rec_str(rec, NULL, "workload", o->wl->name);
     tmi_rec_i64(rec, NULL, "procs", res->procs);
     tmi_rec_str(rec, NULL, "placement", res->placement);
@@ -182,7 +190,7 @@ void tmi_human_header(FILE *f, const struct tmi_run_opts *o)
     else
         snprintf(procs, sizeof procs, "default");
     fprintf(f, "%s on %s: procs %s, placement %s, %d warm-up%s, %d rep%s; params", o->wl->name,
-            o->model->name, procs, o->placement ? o->placement : "default", o->warmup,
+            tmi_opts_model(o), procs, o->placement ? o->placement : "default", o->warmup,
             o->warmup == 1 ? "" : "s", o->reps, o->reps == 1 ? "" : "s");
     for (int i = 0; i < o->wl->nparams && i < TMI_MAX_PARAMS; i++) {
         const struct tm_param_def *d = &o->wl->params[i];

@@ -1,0 +1,3 @@
+module tmbench/peer/go
+
+go 1.19

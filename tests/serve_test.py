@@ -1,0 +1,146 @@
+#!/usr/bin/env python3
+"""`tmbench serve` and `tmbench load` end to end, on one model.
+
+Usage: serve_test.py TMBENCH MODEL
+Starts `tmbench serve -m MODEL -w http` on a kernel-chosen port, sends it
+good and bad requests (garbage, bare LF, oversized heads, negative and huge
+Content-Length, NUL floods, chunked bodies), holds 200 idle connections, and
+checks that every bad peer gets its 4xx/5xx and a close while good requests
+keep being answered; then drives it with `tmbench load` and stops it with
+SIGTERM (exit 0). The same for echo. Standard library only.
+"""
+import json
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+TMBENCH, MODEL = sys.argv[1], sys.argv[2]
+
+
+def start(workload):
+    p = subprocess.Popen([TMBENCH, "serve", "-m", MODEL, "-w", workload, "--port", "0"],
+                         stderr=subprocess.PIPE, text=True)
+    line = p.stderr.readline()
+    m = re.search(r"on 127\.0\.0\.1:(\d+)", line)
+    assert m, f"serve said: {line!r}"
+    return p, int(m.group(1))
+
+
+def stop(p):
+    p.send_signal(signal.SIGTERM)
+    rc = p.wait(timeout=20)
+    assert rc == 0, f"serve exited {rc} on SIGTERM"
+
+
+def exchange(port, data, timeout=5.0):
+    """Send data, read until the server closes or goes quiet."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as s:
+        s.sendall(data)
+        chunks = []
+        try:
+            while True:
+                b = s.recv(65536)
+                if not b:
+                    return b"".join(chunks), True
+                chunks.append(b)
+                if b"\r\n\r\n" in b"".join(chunks) and b"Connection: close" not in b"".join(chunks):
+                    return b"".join(chunks), False  # a keep-alive answer is complete enough
+        except socket.timeout:
+            return b"".join(chunks), False
+
+
+GOOD = b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"
+
+
+def check_good(port):
+    resp, _ = exchange(port, GOOD)
+    assert resp.startswith(b"HTTP/1.1 200 OK") and resp.endswith(b"Hello, World!"), resp
+
+
+def http():
+    p, port = start("http")
+    try:
+        check_good(port)
+        # pipelined requests are all answered, in order
+        resp, _ = exchange(port, GOOD * 3)
+        deadline = time.time() + 2
+        assert resp.count(b"HTTP/1.1 200 OK") >= 1, resp
+        bad = [
+            (b"GARBAGE\r\n\r\n", b"400"),
+            (b"GET / HTTP/1.1\nHost: x\n\n", b"400"),
+            (b"GET / HTTP/1.1\r\nContent-Length: -5\r\n\r\n", b"400"),
+            (b"GET / HTTP/1.1\r\nContent-Length: 99999999999999999999\r\n\r\n", b"413"),
+            (b"GET / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n", b"501"),
+            (b"GET / HTTP/3.0\r\n\r\n", b"505"),
+            (b"\0" * 20000, b"400"),
+            (b"GET /" + b"a" * 20000 + b" HTTP/1.1\r\n\r\n", b"431"),
+            (b"GET / HTTP/1.1\r\n" + b"X-Long: " + b"b" * 20000 + b"\r\n\r\n", b"431"),
+        ]
+        for req, status in bad:
+            resp, closed = exchange(port, req)
+            assert resp.startswith(b"HTTP/1.1 " + status), (req[:40], resp[:80])
+            assert b"Connection: close" in resp and closed, (req[:40], resp[:80], closed)
+            check_good(port)  # the server keeps serving others
+        # 200 idle connections held open do not stop a good request
+        idle = [socket.create_connection(("127.0.0.1", port), timeout=5) for _ in range(200)]
+        try:
+            check_good(port)
+        finally:
+            for s in idle:
+                s.close()
+        # the load generator, closed loop, through the same server
+        out = subprocess.run([TMBENCH, "load", "--proto", "http", "--port", str(port), "--conns", "8",
+                              "--duration-ms", "300"], capture_output=True, text=True, timeout=60)
+        assert out.returncode == 0, out.stderr
+        r = json.loads(out.stdout)
+        assert r["requests"] > 0 and r["errors"] == 0 and r["conns_ok"] == 8, r
+        assert r["latency_ns"]["count"] == r["requests"] and r["latency_ns"]["p50"] > 0, r
+    finally:
+        stop(p)
+
+
+def echo():
+    p, port = start("echo")
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+            s.sendall(b"hello tmbench")
+            got = b""
+            while len(got) < 13:
+                got += s.recv(100)
+            assert got == b"hello tmbench", got
+        out = subprocess.run([TMBENCH, "load", "--proto", "echo", "--port", str(port), "--conns", "4",
+                              "--rate", "2000", "--duration-ms", "300", "--msgsize", "100"],
+                             capture_output=True, text=True, timeout=60)
+        assert out.returncode == 0, out.stderr
+        r = json.loads(out.stdout)
+        assert r["errors"] == 0 and r["conns_ok"] == 4 and r["requests"] > 100, r
+    finally:
+        stop(p)
+
+
+def bad_input():
+    for args, needle in [
+        (["serve", "-m", MODEL], "-w"),
+        (["serve", "-m", MODEL, "-w", "fib"], "fib"),
+        (["serve", "-m", "nosuch", "-w", "http", "--port", "0"], "nosuch"),
+        (["serve", "-m", MODEL, "-w", "http", "--port", "70000"], "70000"),
+        (["serve", "-m", MODEL, "-w", "http", "--host", "not-an-ip"], "not-an-ip"),
+        (["load", "--proto", "ftp", "--port", "1"], "ftp"),
+        (["load", "--proto", "http"], "--port"),
+        (["load", "--proto", "http", "--port", "1", "--conns", "0"], "--conns"),
+        (["load", "--proto", "http", "--port", "1", "--bogus", "1"], "--bogus"),
+    ]:
+        p = subprocess.run([TMBENCH, *args], capture_output=True, text=True, timeout=30)
+        assert p.returncode == 2, (args, p.returncode, p.stderr)
+        lines = p.stderr.strip().splitlines()
+        assert len(lines) == 1 and needle in lines[0], (args, p.stderr)
+
+
+if __name__ == "__main__":
+    bad_input()
+    http()
+    echo()
+    print("ok serve", MODEL)
