@@ -11,6 +11,7 @@
 
 #include "model.h"
 #include "tmi.h"
+#include "trace.h"
 
 const struct tm_model_ops *tmi_model;
 static struct tm_config config; /* with defaults filled in; set by tm_init */
@@ -161,10 +162,12 @@ int tm_sleep_ns(int64_t ns) { return tm_sleep_until(tm_now() + ns); }
 
 void tm_blocking_enter(void)
 {
+    tmi_trace_block_enter();
     if (tmi_model->blocking_enter) tmi_model->blocking_enter();
 }
 
 void tm_blocking_exit(void)
 {
     if (tmi_model->blocking_exit) tmi_model->blocking_exit();
+    tmi_trace_block_exit();
 }

@@ -10,6 +10,7 @@
 
 #include "tm/io.h"
 #include "tmi.h"
+#include "trace.h"
 
 struct pdesc {
     _Atomic int lock;     /* tmi_spin lock over the two slots */
@@ -181,6 +182,7 @@ int tmi_netpoll_poll(int64_t deadline)
                 readied++;
             }
     }
+    tmi_trace_netpoll(readied);
     return readied;
 }
 

@@ -15,15 +15,18 @@
 // scheduler (like coro: N:1, so --procs must be 1), on stacks of
 // --stack-kb from a pooled_fixedsize_stack (Boost.Pool, no guard page),
 // kept across repetitions like coro's stack pool. Rejected: the default
-// fixedsize_stack, which mallocs each stack: glibc hands the freed 64 KiB
+// fixedsize_stack, which mallocs each stack: glibc gives the freed 64 KiB
 // blocks back to the kernel between batches, so spawn measured page
-// faults (~4 us/op, 17x the pooled cost), not Boost.Fiber. Each workload is the idiomatic
-// Boost.Fiber form of its C twin: fiber + join, this_fiber::yield, unbuffered_channel,
-// fibers::mutex, with the same parameters, ops and checksum.
+// faults (~4 us/op, 17x the pooled cost), not Boost.Fiber. Each workload
+// is the idiomatic Boost.Fiber form of its C twin (fiber + join,
+// this_fiber::yield, unbuffered_channel, fibers::mutex) with the same
+// parameters, ops and checksum.
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <boost/fiber/all.hpp>
 #include <boost/version.hpp>
+#include <cerrno>
 #include <cinttypes>
 #include <cstdio>
 #include <cstdlib>
@@ -31,6 +34,7 @@
 #include <ctime>
 #include <functional>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -335,6 +339,11 @@ int run_cmd(int argc, char **argv)
         if (std::string(c.name) == name) w = &c;
     if (!w)
         return unsupported(std::string("boost: no Boost.Fiber version of workload '") + name + "'");
+    size_t min = boost::context::stack_traits::minimum_size();
+    if ((size_t)stack_kb * 1024 < min)
+        return unsupported("boost: --stack-kb " + std::to_string(stack_kb) +
+                           " is below Boost.Context's minimum stack of " +
+                           std::to_string((min + 1023) / 1024) + " KiB");
     run proto((size_t)stack_kb * 1024);
     for (const auto &p : w->params) {
         auto it = set.find(p);

@@ -59,6 +59,7 @@
 #include "stack.h"
 #include "timer.h"
 #include "tmi.h"
+#include "trace.h"
 
 enum task_state { READY, RUNNING, PARKED, DONE };
 enum { RING = 256 };
@@ -192,7 +193,7 @@ static int start(struct tm_task *t)
  * the next ready task. Returns a started task or NULL. */
 static struct tm_task *start_or_next(struct tm_task *t)
 {
-    for (; t != NULL && !t->ctx && start(t) != 0; t = pop()) {
+    for (; t != NULL && !t->stack && start(t) != 0; t = pop()) {
         t->state = DONE;
         t->failed = 1;
         S.live--;
@@ -207,7 +208,7 @@ static struct tm_task *start_or_next(struct tm_task *t)
 static inline struct tm_task *pop_started(void)
 {
     struct tm_task *t = pop();
-    if (__builtin_expect(t == NULL || t->ctx != NULL, 1)) return t;
+    if (__builtin_expect(t == NULL || t->stack != NULL, 1)) return t;
     return start_or_next(t);
 }
 
@@ -220,6 +221,7 @@ static void fire_timers(int64_t now)
         if (atomic_load_explicit(&w->state, memory_order_relaxed) == W_PARKED) {
             atomic_store_explicit(&w->state, W_TIMEDOUT, memory_order_relaxed);
             push(w->task);
+            tmi_trace_ready(w->task->id);
         }
     }
 }
@@ -241,6 +243,8 @@ static inline void switch_to(struct tm_task *prev, struct tm_task *next)
     if (prev->stack) tmi_stack_check(prev->stack);
     S.current = next;
     tmi_ctx_san_leave(&prev->san, &next->san, 0);
+    tmi_trace_runq(S.rtail - S.rhead + (S.runnext != NULL));
+    tmi_trace_switch(prev->id, prev->state == PARKED ? TMI_TRACE_PARK : TMI_TRACE_YIELD, next->id);
     struct tmi_transfer t = tmi_ctx_switch(next->ctx, prev);
     tmi_ctx_san_enter(&prev->san);
     /* we are prev again; record where the task we came from stopped */
@@ -271,27 +275,74 @@ static void reschedule(void)
         return;
     }
     next->state = RUNNING;
-    if (prev->state != DONE) {
-        switch_to(prev, next);
-        return;
-    }
-    if (prev->stack) tmi_stack_check(prev->stack);
+    switch_to(prev, next);
+}
+
+/* The last switch of a finished task: its stack goes back to the pool
+ * from next's side (finish_exit). */
+static _Noreturn void exit_to(struct tm_task *prev, struct tm_task *next)
+{
+    if (!next) next = &S.idle;
+    next->state = RUNNING;
+    tmi_stack_check(prev->stack);
     S.current = next;
     tmi_ctx_san_leave(&prev->san, &next->san, 1);
+    tmi_trace_switch(prev->id, TMI_TRACE_EXIT, next->id);
     tmi_ctx_switch_call(next->ctx, prev, finish_exit);
-    tm_assert(0, "coro: a finished task was resumed");
+    tmi_panic(__FILE__, __LINE__, "coro: a finished task was resumed");
 }
+
+/* Wake a joiner at the very back (the overflow list's tail), not in
+ * runnext: a join waits for completion, not for a message. Everything
+ * already queued — typically the rest of the joiner's batch, partly in the
+ * overflow list — then runs first, and the joiner finds it done instead of
+ * bouncing back once per task (spawn+join in 1000-task batches otherwise
+ * costs about two extra switches per task). */
+static void ready_at_back(struct tm_waiter *w)
+{
+    int st = atomic_load_explicit(&w->state, memory_order_relaxed);
+    atomic_store_explicit(&w->state, W_READIED, memory_order_relaxed);
+    if (st == W_PARKED) {
+        w->task->state = READY;
+        overflow_push(w->task);
+        tmi_trace_ready(w->task->id);
+    }
+}
+
+/* Stack hand-over: a task that finishes while the next ready task has
+ * never run lends that task its stack and context and calls its function
+ * right here, in a loop: no stack to free and allocate, no context to
+ * make, no switch. Spawn-heavy work (spawn, skynet, fib) mostly runs this
+ * way. Off under ASan and TSan, whose per-context bookkeeping assumes one
+ * task per context. */
+#if defined(TMI_CTX_ASAN) || defined(TMI_CTX_TSAN)
+enum { HAND_OVER = 0 };
+#else
+enum { HAND_OVER = 1 };
+#endif
 
 static void task_main(struct tmi_transfer t)
 {
     struct tm_task *self = S.current;
     tmi_ctx_san_enter(&self->san);
     if (t.data) ((struct tm_task *)t.data)->ctx = t.ctx;
-    self->fn(self->arg);
-    self->state = DONE;
-    S.live--;
-    if (self->joiner && tm_waiter_claim(self->joiner)) tm_ready(self->joiner);
-    reschedule();
+    for (;;) {
+        self->fn(self->arg);
+        self->state = DONE;
+        S.live--;
+        if (self->joiner && tm_waiter_claim(self->joiner)) ready_at_back(self->joiner);
+        housekeeping();
+        struct tm_task *next = pop();
+        if (!HAND_OVER || !next || next->stack) exit_to(self, start_or_next(next));
+        tmi_trace_switch(self->id, TMI_TRACE_EXIT, next->id);
+        struct tmi_stack *s = self->stack; /* next has never run: give it this stack */
+        self->stack = NULL;
+        if (self->detached) task_free(self);
+        s->owner = next;
+        next->stack = s;
+        next->state = RUNNING;
+        S.current = self = next;
+    }
 }
 
 static size_t describe(const struct tmi_stack *s, char *buf, size_t len)
@@ -340,9 +391,17 @@ static struct tm_task *co_spawn(void (*fn)(void *), void *arg, int detached)
 {
     struct tm_task *t = task_new();
     if (!t) return NULL;
-    *t = (struct tm_task){.fn = fn, .arg = arg, .detached = detached, .id = ++S.next_id,
-                          .timer = {.slot = -1}};
+    /* only what a queued task needs; start() and park fill in the rest */
+    t->fn = fn;
+    t->arg = arg;
+    t->detached = detached;
+    t->id = ++S.next_id;
+    t->stack = NULL; /* not started */
+    t->joiner = NULL;
+    t->failed = 0;
+    t->timer.slot = -1;
     S.live++;
+    tmi_trace_spawn(t->id);
     push_next(t);
     return t;
 }
@@ -403,6 +462,7 @@ static void co_ready(struct tm_waiter *w)
     int st = atomic_load_explicit(&w->state, memory_order_relaxed);
     atomic_store_explicit(&w->state, W_READIED, memory_order_relaxed);
     if (st == W_PARKED) push_next(w->task);
+    if (st == W_PARKED) tmi_trace_ready(w->task->id);
     /* W_TIMEDOUT: the timer already queued the task */
 }
 
@@ -411,6 +471,7 @@ static int co_run(void (*main)(void *), void *arg)
 {
     S.idle.state = RUNNING;
     S.current = &S.idle;
+    tmi_trace_name("coro worker");
     tmi_ctx_san_init_thread(&S.idle.san);
     struct tm_task *m = co_spawn(main, arg, 0);
     if (!m) return tmi_fail(errno, "coro: no stack for the main task");

@@ -23,12 +23,14 @@
 
 #include "model.h"
 #include "tmi.h"
+#include "trace.h"
 
 struct tm_task {
     pthread_t thread;     /* the kernel thread running it */
     void (*fn)(void *);   /* entry point */
     void *arg;
     int detached;         /* freed by its own thread when fn returns */
+    uint64_t trace_id;    /* task id in a --trace (trace.h); 0 when tracing is off */
 };
 
 static size_t stack_size; /* from the config */
@@ -102,7 +104,9 @@ static void *trampoline(void *p)
 {
     struct tm_task *t = p;
     current = t;
+    tmi_trace_run(t->trace_id);
     t->fn(t->arg);
+    tmi_trace_stop(t->trace_id, TMI_TRACE_EXIT);
     if (t->detached) free(t);
     return NULL;
 }
@@ -112,6 +116,8 @@ static struct tm_task *pt_spawn(void (*fn)(void *), void *arg, int detached)
     struct tm_task *t = malloc(sizeof *t);
     if (!t) return NULL;
     *t = (struct tm_task){.fn = fn, .arg = arg, .detached = detached};
+    t->trace_id = tmi_trace_new_id();
+    tmi_trace_spawn(t->trace_id);
     pthread_attr_t attr;
     pthread_attr_init(&attr);
     pthread_attr_setstacksize(&attr, stack_size);
@@ -139,16 +145,25 @@ static int pt_run(void (*main)(void *), void *arg)
 {
     struct tm_task self = {.thread = pthread_self()};
     current = &self;
+    self.trace_id = tmi_trace_new_id();
+    tmi_trace_spawn(self.trace_id);
+    tmi_trace_run(self.trace_id);
     main(arg);
+    tmi_trace_stop(self.trace_id, TMI_TRACE_EXIT);
     current = NULL;
     return 0;
 }
 
-static void pt_yield(void) { sched_yield(); }
+static void pt_yield(void)
+{
+    tmi_trace_stop(current ? current->trace_id : 0, TMI_TRACE_YIELD);
+    sched_yield();
+    tmi_trace_run(current ? current->trace_id : 0);
+}
 
 static struct tm_task *pt_self(void) { return current; }
 
-static int pt_park(struct tm_waiter *w, int64_t deadline)
+static int pt_park_wait(struct tm_waiter *w, int64_t deadline)
 {
     struct timespec ts = {.tv_sec = deadline / 1000000000, .tv_nsec = deadline % 1000000000};
     /* acquire: pairs with the release store in pt_ready */
@@ -159,8 +174,18 @@ static int pt_park(struct tm_waiter *w, int64_t deadline)
     return 0;
 }
 
+/* A trace sees a parked task as off its CPU until the wait ends. */
+static int pt_park(struct tm_waiter *w, int64_t deadline)
+{
+    tmi_trace_stop(current ? current->trace_id : 0, TMI_TRACE_PARK);
+    int r = pt_park_wait(w, deadline);
+    tmi_trace_run(current ? current->trace_id : 0);
+    return r;
+}
+
 static void pt_ready(struct tm_waiter *w)
 {
+    tmi_trace_ready(w->task ? w->task->trace_id : 0);
     /* After this store the parker may return and its stack frame die;
      * futex_wake only uses the address as a key, it never touches it. */
     atomic_store_explicit(&w->state, 1, memory_order_release);

@@ -331,7 +331,8 @@ def expand(path, doc, profile, catalog, pus, only_models=None):
                 description=exp.get("description", ""), seed=exp.get("seed", 1),
                 profile=profile, cells=[])
     models = exp.get("models", "all")
-    models = list(catalog.models) if models == "all" else models
+    if models == "all":
+        models = list(catalog.models) + [m for m in DESIGN_MODELS if m not in catalog.models]
     if only_models:
         models = [m for m in models if m in only_models]
     workloads = d.get("workload", {})

@@ -191,10 +191,12 @@ static int list_human(void)
         printf("  %-10s %-8s %-10s %-7s %-10s %s\n", pi[i].p->name, c & TM_CAP_PARALLEL ? "yes" : "no",
                c & TM_CAP_PREEMPTIVE ? "yes" : "no", c & TM_CAP_HANDOFF ? "yes" : "no",
                c & TM_CAP_MANY_TASKS ? "yes" : "no", pi[i].p->summary);
-        if (pi[i].ok)
-            printf("  %-10s %s; workloads: %s\n", "", pi[i].version,
-                   pi[i].workloads[0] ? pi[i].workloads : "none");
-        else
+        if (pi[i].ok) {
+            printf("  %-10s %s; workloads:", "", pi[i].version);
+            for (char *w = strtok(pi[i].workloads, ","); w; w = strtok(NULL, ","))
+                printf(" %s", w);
+            printf("\n");
+        } else
             printf("  %-10s not usable: %s\n", "", pi[i].error);
     }
     printf("%s\nWORKLOADS\n", npeers ? "" : "  (peers: none in this build)\n");

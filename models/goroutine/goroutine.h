@@ -1,0 +1,282 @@
+/* goroutine.h — internals of the goroutine model, shared by its files:
+ *
+ *   sched.c   the design note; schedule / findrunnable / stealing, the M
+ *             and P hand-offs (startm, stopm, wakep, handoffp), switching
+ *             between Gs, blocking regions (entersyscall / exitsyscall)
+ *   p.c       a P's run queue (runnext + 256-slot lock-free ring), the
+ *             global run queue, G free lists, a P's timers
+ *   sysmon.c  the monitor thread and asynchronous preemption
+ *   glue.c    the tm_model_ops table: init, run, spawn, join, park, ...
+ *
+ * Names: tmg_ for functions shared between these files (the model's own
+ * layer, between tmi_ shared internals and static helpers); G, M and P are
+ * Go's words and are used as such in comments.
+ */
+#ifndef TMG_GOROUTINE_H
+#define TMG_GOROUTINE_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "ctx/ctx.h"
+#include "model.h"
+#include "stack.h"
+#include "timer.h"
+#include "tmi.h"
+
+/* ---- G: a goroutine (struct tm_task to the public API) ---------------- */
+
+/* G states. The paragraph says who owns the G (may touch its fields and
+ * its stack) while it is in the state. sched.c's design note has the
+ * transitions. */
+enum g_status {
+    /* G_IDLE: on a free list, or just allocated by spawn. Owned by the
+     * list's owner (a P, or the global list under its lock). */
+    G_IDLE,
+    /* G_RUNNABLE: on a run queue (a P's runnext or ring, or the global
+     * queue), or held by an M about to run it. Its ctx (or, if it never
+     * ran, fn/arg) is valid. Owned by the queue: whoever takes it out. */
+    G_RUNNABLE,
+    /* G_RUNNING: an M holding a P runs it; that M owns it and its stack;
+     * its ctx is stale. Only its own code changes its state. */
+    G_RUNNING,
+    /* G_SYSCALL: inside tm_blocking_enter/exit. Its M runs it without a
+     * P (the P is in P_SYSCALL and may be retaken by sysmon); the M owns
+     * it. It touches no scheduler state until tm_blocking_exit. */
+    G_SYSCALL,
+    /* G_WAITING: parked in tm_park. Its ctx is valid. Whoever moves its
+     * waiter's state from W_PARKED (a readier, or a timer) owns it and must
+     * queue it. */
+    G_WAITING,
+    /* G_DEAD: fn returned; its stack is gone. A joinable G waits for
+     * tm_join (the joiner owns it), a detached one is on a free list. */
+    G_DEAD,
+};
+
+/* A waiter's model word (tm_waiter.state): the park/ready handshake.
+ * W_INIT and W_TIMEDOUT mean "not parked, not readied"; see glue.c. */
+enum { W_INIT = 0, W_READIED = 1, W_PARKED = 2, W_TIMEDOUT = 3 };
+
+struct p;
+struct m;
+
+struct tm_task {
+    struct tmi_ctx *ctx;        /* where to resume; valid unless G_RUNNING (NULL: never ran) */
+    struct tm_task *schedlink;  /* global queue / free list link; under that list's owner */
+    void (*fn)(void *);         /* entry point; owner */
+    void *arg;
+    struct tmi_stack *stack;    /* from first run to death; owner */
+    struct tm_waiter *_Atomic joiner; /* NULL, the parked joiner, or TMG_JOIN_DONE; see glue.c */
+    _Atomic int status;         /* enum g_status; relaxed: written by the owner, read by checks */
+    _Atomic int preempt;        /* sysmon asks the G to stop; relaxed, execute clears it */
+    int detached;               /* freed at exit, not by tm_join; set at spawn */
+    int failed;                 /* ended without running: no stack (ENOMEM); set by the M */
+    struct tm_waiter *parkw;    /* the waiter of the park in progress; owner */
+    int park_st0;               /* its state when the park began; owner */
+    struct tmi_timer timer;     /* park deadline; in timerp's heap, under timerp->tlock */
+    struct p *timerp;           /* whose heap holds timer, or NULL; owner */
+    uint64_t id;                /* 1, 2, ... for overflow reports; set at spawn */
+    struct tmi_ctx_san san;     /* sanitizer state of this G's context */
+};
+
+/* t->joiner once the G is done: a tm_join that finds it returns at once. */
+#define TMG_JOIN_DONE ((struct tm_waiter *)(uintptr_t)1)
+
+/* ---- P: a processor, the right to run Go code ------------------------- */
+
+/* P states (each paragraph: who owns the P in it). */
+enum p_status {
+    /* P_IDLE: on the idle list (sched.pidle, under sched.lock), owned by
+     * that list. Its ring and runnext are empty; its timers need not be
+     * (stealing Ms and the netpoller's owner run them). */
+    P_IDLE,
+    /* P_RUNNING: held by exactly one M (p->m), which alone pushes to its
+     * ring and takes from runnext by CAS; other Ms only steal. */
+    P_RUNNING,
+    /* P_SYSCALL: its M is in a blocking region and does not touch it.
+     * Whoever CASes the status away first owns it: the M itself coming back
+     * (-> P_RUNNING) or sysmon retaking it (-> P_IDLE, then handoffp). */
+    P_SYSCALL,
+};
+
+enum { TMG_RUNQ = 256 }; /* local ring slots, as Go */
+
+struct p {
+    int id;
+    _Atomic int status;             /* enum p_status; see the transitions above */
+    struct m *m;                    /* the M holding it (P_RUNNING/P_SYSCALL); owner */
+    struct p *link;                 /* idle list link; under sched.lock */
+
+    /* The local run queue, Go's lock-free single-producer ring: the owner
+     * pushes at tail, the owner and stealers take at head by CAS. */
+    _Atomic uint32_t runqhead;      /* acquire loads, release CAS: pairs with runqput */
+    _Atomic uint32_t runqtail;      /* written by the owner only, release */
+    struct tm_task *_Atomic runq[TMG_RUNQ]; /* relaxed: ordered by head/tail */
+    struct tm_task *_Atomic runnext; /* next to run; set by the owner, CASed by all */
+
+    /* Scheduling ticks, for fairness and for sysmon. */
+    uint32_t schedtick_local;       /* owner: schedules, for the 1-in-61 global check */
+    _Atomic uint32_t schedtick;     /* relaxed, owner writes, sysmon reads: new time slices */
+    _Atomic uint32_t syscalltick;   /* relaxed, owner writes, sysmon reads: blocking regions */
+
+    /* G structs to reuse; owner only. */
+    struct tm_task *gfree;
+    int ngfree;
+
+    /* Timers of Gs parked with a deadline while running on this P. Any M
+     * may fire them (the owner in schedule, stealers, the netpoller's M). */
+    _Atomic int tlock;              /* tmi_spin lock over timers */
+    struct tmi_timers timers;       /* under tlock */
+    _Atomic int64_t timer0;         /* earliest deadline or INT64_MAX; written under tlock,
+                                       read without it (relaxed: a hint, rechecked under it) */
+
+    /* Counters for metrics; written by whoever holds the P (relaxed). */
+    _Atomic uint64_t n_steals, n_stolen, n_global, n_preempt_sync, n_timers;
+};
+
+/* ---- M: a kernel thread ----------------------------------------------- */
+
+/* M states, for the design note and checks; m->status is owner-written. */
+enum m_status {
+    M_IDLE,     /* parked on its note in sched.midle: no P, no G */
+    M_SPINNING, /* holds a P and looks for work (counted in sched.nmspinning) */
+    M_RUNNING,  /* holds a P; runs a G or its scheduler loop */
+    M_SYSCALL,  /* runs a G in a blocking region, without a P */
+    M_POLLING,  /* no P; blocked in the netpoller until IO or the next timer */
+};
+
+struct m {
+    int id;
+    pthread_t thread;
+    struct p *p;                 /* held P, or NULL; only this M reads or writes it */
+    struct p *oldp;              /* the P left in P_SYSCALL by entersyscall; this M only */
+    struct p *nextp;             /* P handed over with a wake-up; under sched.lock / the note */
+    struct tm_task *curg;        /* the G this M runs, or NULL on g0; this M (sysmon reads it
+                                    through p->m only as a hint) */
+    struct tmi_ctx *g0ctx;       /* the scheduler context on the thread's own stack */
+    struct tmi_ctx_san g0san;
+    int spinning;                /* counted in sched.nmspinning; this M, or startm before wake */
+    int status;                  /* enum m_status; this M */
+    _Atomic int note;            /* 1 = wake-up pending; futex word for m_park/m_unpark */
+    struct m *link;              /* idle list link; under sched.lock */
+    struct m *alllink;           /* every M ever made; written once under sched.lock */
+    struct tm_task *pollhead, *polltail; /* Gs readied while this M polls without a P */
+    int collecting;              /* readied Gs go to pollhead, not a queue; this M */
+    _Atomic int signal_pending;  /* sysmon sent SIGURG that has not been handled yet */
+};
+
+/* ---- the scheduler's global state ------------------------------------- */
+
+struct sched {
+    _Atomic int lock; /* tmi_spin lock over the fields marked "lock" */
+    int nprocs;       /* GOMAXPROCS; fixed after init */
+    struct p *allp;   /* nprocs Ps; fixed after init */
+
+    struct m *midle;  /* lock: idle Ms */
+    int nmidle;       /* lock */
+    struct m *allm;   /* lock: every M, for fini and metrics */
+    int mcount;       /* lock: Ms created */
+    struct p *pidle;  /* lock: idle Ps */
+    _Atomic int npidle;       /* written under lock, read without (seq_cst: see wakep) */
+    _Atomic int nmspinning;   /* seq_cst: the spinning <-> work submission handshake */
+    _Atomic int nmsyscall;    /* Ms in a blocking region (relaxed; sysmon's hint) */
+
+    struct tm_task *runqhead, *runqtail; /* lock: the global run queue */
+    _Atomic int runqsize;     /* written under lock, read without as a hint (relaxed) */
+
+    struct tm_task *gfree;    /* lock: G structs shared between Ps */
+    int ngfree;               /* lock */
+    void **slabs;             /* lock: every G allocation, freed by fini */
+    int nslabs, capslabs;     /* lock */
+
+    _Atomic int64_t lastpoll; /* 0 while an M blocks in the netpoller, else when someone last
+                                 polled; seq_cst exchanges decide who polls */
+    _Atomic int64_t polluntil; /* when the blocked poller wakes by itself (0: never) */
+
+    int64_t slice_ns;         /* preemption slice; fixed after init */
+    _Atomic int stopping;     /* fini: Ms and sysmon exit */
+    _Atomic uint64_t next_id; /* G ids */
+
+    /* sysmon (sysmon.c) */
+    pthread_t sysmon;
+    int sysmon_started;
+    _Atomic int sysmon_note;  /* futex word: wake sysmon early */
+    _Atomic int sysmon_deep;  /* sysmon sleeps for long; blocking_enter wakes it */
+
+    /* counters (relaxed) */
+    _Atomic uint64_t n_handoffs, n_preempt_signals, n_preempt_async, n_start_failures,
+        n_netpoll_sysmon, n_mwakes;
+};
+
+extern struct sched tmg_sched;
+
+/* The M this kernel thread is (NULL on threads the model did not make)
+ * and the G it runs (NULL on g0 or foreign threads). A G reads tmg_g with
+ * one instruction, so a preemption cannot split the read from its use. */
+extern _Thread_local struct m *tmg_m;
+extern _Thread_local struct tm_task *tmg_g;
+
+/* ---- sched.c ---- */
+/* Set st as gp's state, checking the transition in debug builds. */
+void tmg_gstatus(struct tm_task *gp, int from, int to);
+/* Leave the running G gp for the next one; commit(gp) runs on the next
+ * context right after the switch. Caller: gp itself, tmi_preempt_off == 1. */
+typedef struct tmi_transfer (*tmg_commit_fn)(struct tmi_transfer);
+void tmg_gswitch(struct tm_task *gp, tmg_commit_fn commit, int from_done);
+/* Make gp runnable: on the caller's P (runnext if next) when it holds
+ * one, else the global queue (or the polling M's list); then wakep. */
+void tmg_ready_g(struct tm_task *gp, int next);
+void tmg_wakep(void);
+void tmg_startm(struct p *pp, int spinning);
+void tmg_handoffp(struct p *pp);
+void tmg_entersyscall(void);
+void tmg_exitsyscall(void);
+/* The scheduler loop of an M; returns when the model stops. */
+void *tmg_mstart(void *arg);
+/* Queue a list of Gs readied without a P, waking Ms for idle Ps. */
+void tmg_injectglist(struct tm_task *head);
+/* Start the G in the never-run state, or end it as failed. */
+int tmg_start_g(struct tm_task *gp);
+
+/* ---- p.c ---- */
+void tmg_runqput(struct p *pp, struct tm_task *gp, int next);
+struct tm_task *tmg_runqget(struct p *pp, int *inherit);
+int tmg_runqempty(const struct p *pp);
+struct tm_task *tmg_runqsteal(struct p *pp, struct p *p2, int steal_next);
+void tmg_globrunqput(struct tm_task *gp);           /* caller holds sched.lock */
+void tmg_globrunqputbatch(struct tm_task *head, struct tm_task *tail, int n); /* lock */
+struct tm_task *tmg_globrunqget(struct p *pp, int max); /* caller holds sched.lock */
+struct tm_task *tmg_gfget(struct p *pp);
+void tmg_gfput(struct p *pp, struct tm_task *gp);
+void tmg_gfree_all(void);
+/* Fire pp's due timers, readying their Gs onto the caller's P. Returns
+ * how many fired; *next gets pp's next deadline (INT64_MAX: none). */
+int tmg_checktimers(struct p *pp, int64_t now, int64_t *next);
+/* Arm gp's park deadline on pp; returns -1 (ENOMEM) if it cannot. */
+int tmg_addtimer(struct p *pp, struct tm_task *gp, int64_t when);
+void tmg_deltimer(struct tm_task *gp);
+
+/* ---- sysmon.c ---- */
+int tmg_sysmon_start(void);
+void tmg_sysmon_stop(void);
+void tmg_sysmon_wake(void);
+int tmg_preempt_init(void);
+void tmg_preempt_fini(void);
+/* Called by a G at a runtime call when sysmon asked it to stop. */
+void tmg_preempt_check(void);
+
+/* ---- small helpers ---- */
+
+/* A relaxed counter bump by the one writer (a plain add, no lock prefix). */
+static inline void tmg_stat(_Atomic uint64_t *c)
+{
+    atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + 1,
+                          memory_order_relaxed);
+}
+
+/* Park/unpark an M on its note (futex). */
+void tmg_note_sleep(_Atomic int *note, int64_t timeout_ns);
+void tmg_note_wake(_Atomic int *note);
+
+#endif

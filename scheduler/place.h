@@ -1,0 +1,90 @@
+/* place.h — hwloc placement of worker threads: a pure plan, then apply.
+ *
+ * tmi_place_plan turns (topology, policy, N) into one set of PUs per worker,
+ * as OS indices, plus the topological distance between every two workers
+ * (what an idle worker's steal order is built from). It changes nothing in
+ * the process, so the same call works on this machine, on an hwloc synthetic
+ * description ("pack:2 core:8 pu:2") or on an XML export: placement is
+ * tested on topologies the test machine does not have. tmi_place_apply then
+ * binds the *calling* thread to one worker's set (each worker applies its
+ * own entry when it starts). pthreads uses the same plan for --procs; mn
+ * and goroutine bind their worker threads.
+ *
+ * The policy grammar and a worked example are at the top of place.c.
+ * Errors are -1 with errno and a one-line tm_last_error ("place: ...").
+ */
+#ifndef TMI_PLACE_H
+#define TMI_PLACE_H
+
+/* A loaded topology (an hwloc topology underneath). Opaque. */
+struct tmi_topo;
+
+/* What `tmbench topo` and the record's machine{} print about it. */
+struct tmi_topo_info {
+    int packages, numa_nodes, l3, l2, cores, pus; /* object counts */
+    const char *source;    /* "this machine", "synthetic" or "xml" */
+    const char *synthetic; /* the description, for "synthetic"; else NULL */
+    const char *xml;       /* the file, for "xml"; else NULL */
+};
+
+/* Load this machine's topology (both NULL), a synthetic one or an XML
+ * file (at most one of them). On this machine only the PUs the process may
+ * run on are seen. Errors: EINVAL bad synthetic string or unreadable XML
+ * (the message names it), ENOMEM, ENOSYS hwloc cannot read this machine. */
+int tmi_topo_load(struct tmi_topo **out, const char *synthetic, const char *xml);
+void tmi_topo_free(struct tmi_topo *t);
+void tmi_topo_info(const struct tmi_topo *t, struct tmi_topo_info *info);
+
+/* How far apart two workers are: the smallest part of the machine that
+ * holds both workers' PUs. Idle workers steal from nearer levels first. */
+enum tmi_place_level {
+    TMI_LV_SMT,     /* one core: hyper-thread siblings */
+    TMI_LV_L2,      /* one L2 (or L1) cache */
+    TMI_LV_L3,      /* one L3 (or larger) cache */
+    TMI_LV_PACKAGE, /* one package, or one NUMA node of several */
+    TMI_LV_REMOTE,  /* nothing smaller than the machine */
+    TMI_LV_COUNT
+};
+/* "smt", "l2", "l3", "package", "remote" */
+extern const char *const tmi_place_level_name[TMI_LV_COUNT];
+
+/* A plan: pure data, independent of the topology it came from. */
+struct tmi_place_plan {
+    int nworkers;         /* N */
+    int binds;            /* 0 for policy none: apply leaves threads alone */
+    char policy[64];      /* the policy as given (truncated) */
+    int *pu_off;          /* worker i's PUs are pu[pu_off[i] .. pu_off[i+1]) */
+    int *pu;              /* OS indices, ascending within a worker */
+    unsigned char *level; /* level[i * N + j]: enum tmi_place_level of workers i, j */
+};
+
+/* Plan N workers (N >= 1) under policy (NULL = "none"). When N exceeds the
+ * PUs a policy names, workers wrap around and share PUs.
+ * Errors: EINVAL unknown policy, bad PU list, PU not in the topology,
+ * N < 1; ENOMEM. */
+int tmi_place_plan(const struct tmi_topo *t, const char *policy, int n,
+                   struct tmi_place_plan *plan);
+void tmi_place_plan_free(struct tmi_place_plan *plan);
+
+/* Worker i's PUs; *count gets their number. */
+static inline const int *tmi_place_pus(const struct tmi_place_plan *p, int i, int *count)
+{
+    *count = p->pu_off[i + 1] - p->pu_off[i];
+    return p->pu + p->pu_off[i];
+}
+
+static inline enum tmi_place_level tmi_place_level(const struct tmi_place_plan *p, int i, int j)
+{
+    return (enum tmi_place_level)p->level[i * p->nworkers + j];
+}
+
+/* Bind the calling thread to worker i's PUs (nothing when !plan->binds).
+ * t must be this machine's topology. Errors: as hwloc_set_cpubind, EINVAL
+ * a synthetic or XML topology. */
+int tmi_place_apply(const struct tmi_topo *t, const struct tmi_place_plan *plan, int i);
+
+/* Bind the whole process to the union of the plan's PUs (pthreads: its
+ * threads inherit it). Nothing when !plan->binds. Errors: as apply. */
+int tmi_place_apply_process(const struct tmi_topo *t, const struct tmi_place_plan *plan);
+
+#endif
