@@ -3,11 +3,14 @@
 
 #include "model.h"
 
-extern const struct tm_model_ops tm_model_pthreads, tm_model_coro;
+extern const struct tm_model_ops tm_model_pthreads, tm_model_coro, tm_model_mn,
+    tm_model_goroutine;
 
 const struct tm_model_ops *const tmi_models[] = {
     &tm_model_pthreads,
     &tm_model_coro,
+    &tm_model_mn,
+    &tm_model_goroutine,
     NULL,
 };
 

@@ -162,12 +162,12 @@ int tm_sleep_ns(int64_t ns) { return tm_sleep_until(tm_now() + ns); }
 
 void tm_blocking_enter(void)
 {
-    tmi_trace_block_enter();
+    TMI_TRACE_BLOCK_ENTER();
     if (tmi_model->blocking_enter) tmi_model->blocking_enter();
 }
 
 void tm_blocking_exit(void)
 {
     if (tmi_model->blocking_exit) tmi_model->blocking_exit();
-    tmi_trace_block_exit();
+    TMI_TRACE_BLOCK_EXIT();
 }

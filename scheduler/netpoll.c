@@ -182,7 +182,7 @@ int tmi_netpoll_poll(int64_t deadline)
                 readied++;
             }
     }
-    tmi_trace_netpoll(readied);
+    TMI_TRACE_NETPOLL(readied);
     return readied;
 }
 

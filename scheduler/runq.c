@@ -93,10 +93,15 @@ static struct tmi_rnode *take_ring(struct tmi_runq *q)
     }
 }
 
-struct tmi_rnode *tmi_runq_get(struct tmi_runq *q, int ring_first)
+struct tmi_rnode *tmi_runq_get(struct tmi_runq *q, int ring_first, int *from_next)
 {
     struct tmi_rnode *n = ring_first ? take_ring(q) : take_next(q);
-    if (!n) n = ring_first ? take_next(q) : take_ring(q);
+    int was_next = !ring_first && n;
+    if (!n) {
+        n = ring_first ? take_next(q) : take_ring(q);
+        was_next = ring_first && n;
+    }
+    if (from_next) *from_next = was_next;
     return n;
 }
 

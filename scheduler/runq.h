@@ -25,6 +25,7 @@
 #define TMI_RUNQ_H
 
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdint.h>
 
 enum { TMI_RUNQ_LEN = 256 };
@@ -61,8 +62,9 @@ void tmi_runq_put(struct tmi_runq *q, struct tmi_rnode *n, struct tmi_gq *g);
 int tmi_runq_put_next(struct tmi_runq *q, struct tmi_rnode *n, struct tmi_gq *g);
 
 /* Take the next node: `next` first unless ring_first, then the ring's
- * oldest. NULL when empty. Owner only. */
-struct tmi_rnode *tmi_runq_get(struct tmi_runq *q, int ring_first);
+ * oldest. NULL when empty. *from_next (may be NULL) says which it was.
+ * Owner only. */
+struct tmi_rnode *tmi_runq_get(struct tmi_runq *q, int ring_first, int *from_next);
 
 /* Steal half of victim's ring (rounded up) into thief's ring, which must
  * be empty, and return one of them to run; with take_next, fall back to the
@@ -70,16 +72,23 @@ struct tmi_rnode *tmi_runq_get(struct tmi_runq *q, int ring_first);
  * Called by thief's owner. */
 struct tmi_rnode *tmi_runq_steal(struct tmi_runq *thief, struct tmi_runq *victim, int take_next);
 
-/* Items on q (ring plus `next`): exact for the owner, a snapshot for others. */
-static inline uint32_t tmi_runq_len(struct tmi_runq *q)
+/* Items on the ring (what a thief takes without take_next): exact for
+ * the owner, a snapshot for others. */
+static inline uint32_t tmi_runq_ring_len(struct tmi_runq *q)
 {
     /* acquire: pairs with the release stores/CASes, so a non-owner sees
      * items published before it looked (the idle re-check relies on it) */
     uint32_t h = atomic_load_explicit(&q->head, memory_order_acquire);
     uint32_t t = atomic_load_explicit(&q->tail, memory_order_acquire);
-    uint32_t n = t - h;
-    if (n > TMI_RUNQ_LEN) n = 0; /* torn snapshot: head moved between the loads */
-    return n + (atomic_load_explicit(&q->next, memory_order_acquire) != NULL);
+    /* head is read first and tail never falls behind it, so t - h >= 0;
+     * above the ring's size only if the owner pushed meanwhile */
+    return t - h > TMI_RUNQ_LEN ? TMI_RUNQ_LEN : t - h;
+}
+
+/* Items on q, ring plus `next`. */
+static inline uint32_t tmi_runq_len(struct tmi_runq *q)
+{
+    return tmi_runq_ring_len(q) + (atomic_load_explicit(&q->next, memory_order_acquire) != NULL);
 }
 
 static inline int tmi_runq_empty(struct tmi_runq *q) { return tmi_runq_len(q) == 0; }

@@ -28,19 +28,22 @@
  * published by a release store of nchunks).
  *
  * Free stacks go to a per-thread cache (up to CACHE_MAX), then in batches of
- * BATCH to one global list under a mutex. Beyond `keep` free stacks, a stack
- * moving to the global list that has resident pages below its top page
- * (found by one mincore() per run of neighbours) is madvise(MADV_DONTNEED)'d
- * but its top page, so a burst of deep tasks does not pin memory forever
- * while the common shallow task costs no system call at all.
+ * BATCH to one global "warm" list under a mutex; freeing never makes a
+ * system call. Memory of free stacks is given back only by tmi_stack_trim,
+ * which a scheduler calls when it is idle: warm stacks beyond `keep` that
+ * have resident pages below their top page (found by one mincore() per run
+ * of neighbours) are madvise(MADV_DONTNEED)'d but their top page, and every
+ * trimmed stack moves to a "cold" list, used after the warm one.
  *
  * Rejected: one mmap per stack with no guard (a million VMAs, far beyond
  * max_map_count); a guard page per carved stack (the same); malloc'd stacks
  * (no guard possible, and glibc would mmap every 64 KiB block separately
  * anyway); lock-free global lists (ABA, and the mutex is taken once per
  * BATCH allocations); segmented or copied stacks (need compiler support);
- * an unconditional madvise per freed stack (~0.4 us each here, 13x the rest
- * of a free, and usually for nothing).
+ * trimming in the free path (a madvise per freed stack is ~0.4 us here,
+ * 13x the rest of a free, and usually for nothing since the top page stays;
+ * a batched mincore probe still costs ~0.25 us per stack — on a million
+ * task exits that is a third of a second inside the measurement).
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -63,14 +66,15 @@
 #include <sanitizer/asan_interface.h>
 #endif
 
-#define DESC_BYTES 64      /* descriptor area at the top of a slot */
-#define CANARY_BYTES 16    /* room for a canary word, keeping 16-byte alignment */
+#define DESC_BYTES 64   /* descriptor area at the top of a slot */
+#define CANARY_BYTES 16 /* room for a canary word, keeping 16-byte alignment */
 #define GUARD_CHUNK_SLOTS 64
 #define CARVED_CHUNK_BYTES ((size_t)64 << 20)
-#define CHUNK_MAX 16384    /* 16384 x 64 MiB = 1 TiB of carved stacks */
-#define CACHE_MAX 32       /* per-thread cache size */
-#define BATCH 16           /* stacks moved between cache and global list at once */
-#define TRIM_PAGES 256     /* span of one residency probe (trim) */
+#define CHUNK_MAX 16384 /* 16384 x 64 MiB = 1 TiB of carved stacks */
+#define CACHE_MAX 32    /* per-thread cache size */
+#define BATCH 16        /* stacks moved between cache and global list at once */
+#define TRIM_PAGES 256  /* span of one residency probe (trim) */
+#define TRIM_BATCH 16   /* stacks trimmed per lock round trip */
 #define ALTSTACK_BYTES ((size_t)64 << 10)
 
 _Static_assert(sizeof(struct tmi_stack) + CANARY_BYTES <= DESC_BYTES, "descriptor too big");
@@ -88,25 +92,30 @@ static struct chunk chunks[CHUNK_MAX];
 static _Atomic size_t nchunks; /* release on publish, acquire in the handler */
 
 static struct {
-    pthread_mutex_t lock; /* protects every field below */
-    int ready;            /* init done */
-    size_t size;          /* S: bytes per stack slot */
-    size_t page;          /* the page size */
-    long guard_max;       /* guarded stacks allowed */
-    long keep;            /* free stacks kept committed */
-    long guarded;         /* guarded slots handed out so far */
-    long carved;          /* carved slots handed out so far */
-    long guard_mapped;    /* guarded slots in chunks made so far */
-    struct chunk *cur;    /* chunk being carved, or NULL */
-    size_t next_slot;     /* next fresh slot in cur */
-    size_t nslots;        /* slots in cur */
-    struct tmi_stack *free; /* global free list */
-    long nfree;           /* its length */
+    pthread_mutex_t lock;   /* protects every field below */
+    int ready;              /* init done */
+    size_t size;            /* S: bytes per stack slot */
+    size_t page;            /* the page size */
+    long guard_max;         /* guarded stacks allowed */
+    long keep;              /* warm free stacks tmi_stack_trim leaves alone */
+    long guarded;           /* guarded slots handed out so far */
+    long carved;            /* carved slots handed out so far */
+    long guard_mapped;      /* guarded slots in chunks made so far */
+    struct chunk *cur;      /* chunk being carved, or NULL */
+    size_t next_slot;       /* next fresh slot in cur */
+    size_t nslots;          /* slots in cur */
+    struct tmi_stack *free; /* warm free list: not trimmed since last use */
+    _Atomic long nfree;     /* its length (atomic: tmi_stack_trim peeks unlocked) */
+    struct tmi_stack *cold; /* trimmed free stacks */
+    long ncold;             /* their number */
 } pool = {.lock = PTHREAD_MUTEX_INITIALIZER};
 
 /* Bumped by fini: thread caches of an older generation are stale. Read
  * relaxed on the fast path; init/fini run with no task running. */
 static _Atomic unsigned pool_gen = 1;
+
+/* pool.keep, for tmi_stack_trim's unlocked early out. */
+static _Atomic long trim_keep;
 
 /* Sizes the signal handler needs (copies of pool.size/page, set at init). */
 static _Atomic size_t sig_size, sig_page;
@@ -136,8 +145,7 @@ static long read_max_map_count(void)
         if (n > 0) {
             buf[n] = 0;
             long x = strtol(buf, NULL, 10);
-            if (x > 0)
-                v = x;
+            if (x > 0) v = x;
         }
         close(fd);
     }
@@ -164,8 +172,10 @@ static int init_locked(const struct tmi_stack_opts *o)
     pool.guarded = pool.carved = pool.guard_mapped = 0;
     pool.cur = NULL;
     pool.next_slot = pool.nslots = 0;
-    pool.free = NULL;
-    pool.nfree = 0;
+    pool.free = pool.cold = NULL;
+    atomic_store_explicit(&pool.nfree, 0, memory_order_relaxed);
+    pool.ncold = 0;
+    atomic_store_explicit(&trim_keep, pool.keep, memory_order_relaxed);
     atomic_store_explicit(&sig_size, size, memory_order_relaxed);
     atomic_store_explicit(&sig_page, page, memory_order_relaxed);
     pool.ready = 1;
@@ -240,8 +250,7 @@ static int new_chunk_locked(void)
     pool.cur = &chunks[n];
     pool.nslots = k.len / k.stride;
     pool.next_slot = k.guarded ? 0 : 1; /* carved slot 0 only holds slot 1's canary */
-    if (k.guarded)
-        pool.guard_mapped += (long)pool.nslots;
+    if (k.guarded) pool.guard_mapped += (long)pool.nslots;
     return 0;
 }
 
@@ -250,8 +259,7 @@ static struct tmi_stack *carve_locked(void)
 {
     for (;;) {
         if (!pool.cur || pool.next_slot == pool.nslots) {
-            if (new_chunk_locked() != 0)
-                return NULL;
+            if (new_chunk_locked() != 0) return NULL;
         }
         struct chunk *k = pool.cur;
         char *slot = k->base + pool.next_slot * k->stride;
@@ -311,11 +319,24 @@ struct tmi_stack *tmi_stack_alloc(void)
             pthread_mutex_unlock(&pool.lock);
             return NULL;
         }
-        /* Refill up to BATCH from the global list; else one fresh slot. */
-        while (pool.free && tc.n < BATCH) {
+        /* Refill up to BATCH, preferring warm stacks: the cold ones needed
+         * go in first so that the (LIFO) cache hands out the warm ones
+         * first. Else take one fresh slot. */
+        long warm = atomic_load_explicit(&pool.nfree, memory_order_relaxed);
+        long want_warm = warm < BATCH ? warm : BATCH;
+        long want_cold = BATCH - want_warm < pool.ncold ? BATCH - want_warm : pool.ncold;
+        for (; want_cold > 0; want_cold--) {
+            struct tmi_stack *f = pool.cold;
+            pool.cold = f->next;
+            pool.ncold--;
+            f->next = tc.head;
+            tc.head = f;
+            tc.n++;
+        }
+        for (; want_warm > 0; want_warm--) {
             struct tmi_stack *f = pool.free;
             pool.free = f->next;
-            pool.nfree--;
+            atomic_fetch_sub_explicit(&pool.nfree, 1, memory_order_relaxed);
             f->next = tc.head;
             tc.head = f;
             tc.n++;
@@ -323,8 +344,7 @@ struct tmi_stack *tmi_stack_alloc(void)
         if (!tc.head) {
             s = carve_locked();
             pthread_mutex_unlock(&pool.lock);
-            if (!s)
-                return NULL;
+            if (!s) return NULL;
             *s->canary = TMI_STACK_CANARY;
             return s;
         }
@@ -338,19 +358,36 @@ struct tmi_stack *tmi_stack_alloc(void)
     return s;
 }
 
+/* Move the n first stacks of the cache to the warm list. */
+static void cache_flush(int n)
+{
+    struct tmi_stack *first = tc.head, *last = NULL;
+    int k = 0;
+    for (struct tmi_stack *s = first; s && k < n; s = s->next, k++)
+        last = s;
+    if (!last) return;
+    tc.head = last->next;
+    tc.n -= k;
+    pthread_mutex_lock(&pool.lock);
+    last->next = pool.free;
+    pool.free = first;
+    atomic_fetch_add_explicit(&pool.nfree, k, memory_order_relaxed);
+    pthread_mutex_unlock(&pool.lock);
+}
+
 /* The S bytes of the slot whose descriptor is s. */
 static inline char *region_of(const struct tmi_stack *s, size_t size)
 {
     return (char *)s + DESC_BYTES - size;
 }
 
-/* Drop the memory of free stacks v[0..n) but their top pages. Most tasks
- * only ever touch their top page, and a madvise costs ~0.4 us even when
- * there is nothing to drop; so first ask mincore() which stacks have a
- * resident page below the top one — one call per run of neighbouring
- * stacks (they usually are: freed in bulk, in allocation order) — and
- * madvise only those. Runs on whatever stack the caller is on (possibly a
- * small task stack): the mincore vector is small and bounds a run's span. */
+/* Drop the memory of free stacks v[0..n) but their top pages (descriptor,
+ * and the canary of the stack above). Most tasks only ever touch their top
+ * page and a madvise costs ~0.4 us even when there is nothing to drop, so
+ * first ask mincore() which stacks have a resident page below the top one
+ * — one call per run of neighbouring stacks (usually they are: freed in
+ * bulk, in allocation order) — and madvise only those. The vector is small
+ * (this may run on a small task stack) and bounds a run's span. */
 static void trim(struct tmi_stack **v, int n, size_t size, size_t page)
 {
     unsigned char vec[TRIM_PAGES];
@@ -370,47 +407,47 @@ static void trim(struct tmi_stack **v, int n, size_t size, size_t page)
         for (int k = i; k < j; k++) {
             char *r = region_of(v[k], size);
             int resident = !probed;
-            for (size_t p = (size_t)(r - lo) / page, e = p + size / page - 1; !resident && p < e; p++)
+            for (size_t p = (size_t)(r - lo) / page, e = p + size / page - 1; !resident && p < e;
+                 p++)
                 resident = vec[p] & 1;
-            if (resident)
-                madvise(r, size - page, MADV_DONTNEED);
+            if (resident) madvise(r, size - page, MADV_DONTNEED);
         }
         i = j;
     }
 }
 
-/* Move the n first stacks of the cache to the global list. */
-static void cache_flush(int n)
+long tmi_stack_trim(void)
 {
-    struct tmi_stack *first = tc.head, *last = NULL;
-    int k = 0;
-    for (struct tmi_stack *s = first; s && k < n; s = s->next, k++)
-        last = s;
-    if (!last)
-        return;
-    tc.head = last->next;
-    tc.n -= k;
-
-    /* Beyond `keep`, drop the stacks' memory before they are visible to
-     * other threads. The count may be stale by the time we push: the limit
-     * is approximate. */
-    pthread_mutex_lock(&pool.lock);
-    long over = pool.nfree + k - pool.keep;
-    if (over > 0) {
+    long done = 0;
+    for (;;) {
+        /* cheap early out for schedulers that call this on every idle turn */
+        if (atomic_load_explicit(&pool.nfree, memory_order_relaxed) <=
+            atomic_load_explicit(&trim_keep, memory_order_relaxed))
+            break;
+        struct tmi_stack *v[TRIM_BATCH];
+        int m = 0;
+        pthread_mutex_lock(&pool.lock);
+        while (m < TRIM_BATCH && pool.free &&
+               atomic_load_explicit(&pool.nfree, memory_order_relaxed) > pool.keep) {
+            v[m] = pool.free;
+            pool.free = v[m]->next;
+            atomic_fetch_sub_explicit(&pool.nfree, 1, memory_order_relaxed);
+            m++;
+        }
         size_t size = pool.size, page = pool.page;
         pthread_mutex_unlock(&pool.lock);
-        struct tmi_stack *v[CACHE_MAX + 1];
-        int m = 0, i = 0;
-        for (struct tmi_stack *s = first; i < k; s = s->next, i++)
-            if (i >= k - over)
-                v[m++] = s;
+        if (m == 0) break;
         trim(v, m, size, page);
         pthread_mutex_lock(&pool.lock);
+        for (int i = 0; i < m; i++) {
+            v[i]->next = pool.cold;
+            pool.cold = v[i];
+        }
+        pool.ncold += m;
+        pthread_mutex_unlock(&pool.lock);
+        done += m;
     }
-    last->next = pool.free;
-    pool.free = first;
-    pool.nfree += k;
-    pthread_mutex_unlock(&pool.lock);
+    return done;
 }
 
 void tmi_stack_free(struct tmi_stack *s)
@@ -421,15 +458,13 @@ void tmi_stack_free(struct tmi_stack *s)
      * from the lowest poisoned byte up: unpoisoning all of it would commit
      * the shadow of every stack ever freed (reading clean shadow does not). */
     char *p = __asan_region_is_poisoned(s->lo, s->size);
-    if (p)
-        __asan_unpoison_memory_region(p, (size_t)(s->lo + s->size - p));
+    if (p) __asan_unpoison_memory_region(p, (size_t)(s->lo + s->size - p));
 #endif
     cache_check_gen();
     s->owner = NULL;
     s->next = tc.head;
     tc.head = s;
-    if (++tc.n > CACHE_MAX)
-        cache_flush(BATCH);
+    if (++tc.n > CACHE_MAX) cache_flush(BATCH);
 }
 
 void tmi_stack_stats(struct tmi_stack_stats *st)
@@ -439,16 +474,16 @@ void tmi_stack_stats(struct tmi_stack_stats *st)
     st->guard_max = pool.guard_max;
     st->guarded = pool.guarded;
     st->carved = pool.carved;
-    st->free_global = pool.nfree;
+    st->free_global = atomic_load_explicit(&pool.nfree, memory_order_relaxed) + pool.ncold;
+    st->cold = pool.ncold;
     st->chunks = (long)atomic_load_explicit(&nchunks, memory_order_relaxed);
     pthread_mutex_unlock(&pool.lock);
 }
 
 /* ---- overflow reports ------------------------------------------------- */
 
-void tmi_stack_set_overflow_hook(const char *model,
-                                 size_t (*describe)(const struct tmi_stack *s, char *buf,
-                                                    size_t len))
+void tmi_stack_set_overflow_hook(const char *model, size_t (*describe)(const struct tmi_stack *s,
+                                                                       char *buf, size_t len))
 {
     atomic_store_explicit(&hook_model, model, memory_order_release);
     atomic_store_explicit(&hook_describe, describe, memory_order_release);
@@ -484,8 +519,7 @@ _Noreturn void tmi_stack_overflowed(const struct tmi_stack *s)
     size_t d = 0;
     if (describe) {
         d = describe(s, buf + n, cap - 64 - n);
-        if (d > cap - 64 - n)
-            d = cap - 64 - n;
+        if (d > cap - 64 - n) d = cap - 64 - n;
     }
     n = d ? n + d : put(buf, n, cap, "task ?");
     const char *model = atomic_load_explicit(&hook_model, memory_order_acquire);
@@ -512,8 +546,7 @@ static void on_segv(int sig, siginfo_t *si, void *uctx)
     if (si->si_code > 0) { /* a real fault, not kill() */
         for (size_t i = 0; i < n; i++) {
             const struct chunk *k = &chunks[i];
-            if (!k->guarded || a < k->base || a >= k->base + k->len)
-                continue;
+            if (!k->guarded || a < k->base || a >= k->base + k->len) continue;
             size_t off = (size_t)(a - k->base);
             if (off % k->stride < page) {
                 char *r = k->base + off / k->stride * k->stride + page;
@@ -525,8 +558,7 @@ static void on_segv(int sig, siginfo_t *si, void *uctx)
      * (returning re-executes the faulting instruction; a kill() is re-sent
      * and delivered when this handler returns). */
     sigaction(SIGSEGV, &old_segv, NULL);
-    if (si->si_code <= 0)
-        raise(sig);
+    if (si->si_code <= 0) raise(sig);
 }
 
 static void install_segv(void)
@@ -536,8 +568,7 @@ static void install_segv(void)
     sa.sa_sigaction = on_segv;
     sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
     sigemptyset(&sa.sa_mask);
-    if (sigaction(SIGSEGV, &sa, &old_segv) != 0)
-        segv_err = errno;
+    if (sigaction(SIGSEGV, &sa, &old_segv) != 0) segv_err = errno;
 }
 
 int tmi_stack_thread_init(void)
@@ -572,8 +603,7 @@ int tmi_stack_thread_init(void)
 void tmi_stack_thread_fini(void)
 {
     cache_check_gen();
-    if (tc.n > 0)
-        cache_flush(tc.n);
+    if (tc.n > 0) cache_flush(tc.n);
     if (tc.altstack) {
         stack_t ss = {.ss_sp = NULL, .ss_size = 0, .ss_flags = SS_DISABLE};
         sigaltstack(&ss, NULL);

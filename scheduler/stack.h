@@ -15,7 +15,7 @@
  * is caught by the canary word just below `lo`, which the scheduler checks
  * with tmi_stack_check on every switch away from a task. An idle stack costs
  * one resident page (descriptor + its neighbour's canary) plus whatever its
- * task touched.
+ * task touched. Memory of free stacks is handed back by tmi_stack_trim.
  *
  * Thread safety: alloc and free may be called from any thread (a per-thread
  * cache in front of one locked global free list). Overflow reporting needs
@@ -55,8 +55,8 @@ struct tmi_stack_opts {
     long guard_max; /* stacks that get a guard page; -1 = from the VMA budget
                        (vm.max_map_count / 8, so guards use a quarter of it);
                        0 = none */
-    long keep;      /* free stacks kept committed; beyond this, freed stacks
-                       are madvise(MADV_DONTNEED)'d but their top page;
+    long keep;      /* free stacks tmi_stack_trim leaves alone; beyond this
+                       it drops their memory but the top page;
                        -1 = 256 MiB worth */
 };
 
@@ -66,7 +66,8 @@ struct tmi_stack_stats {
     long guard_max;    /* the guard budget in stacks */
     long guarded;      /* guarded stacks ever made */
     long carved;       /* carved stacks ever made */
-    long free_global;  /* stacks on the global free list (not in thread caches) */
+    long free_global;  /* stacks on the global free lists (not in thread caches) */
+    long cold;         /* of which trimmed (tmi_stack_trim) */
     long chunks;       /* mappings made */
 };
 
@@ -87,8 +88,19 @@ struct tmi_stack *tmi_stack_alloc(void);
 /* Give s back. It must not be running or be switched to again. */
 void tmi_stack_free(struct tmi_stack *s);
 
+/* Give back the memory of free stacks beyond `keep` (all but their top
+ * page, and only where something below it is resident). Freeing never does
+ * this itself — it would put system calls on the task-exit path — so a
+ * scheduler calls it when it is about to go idle; it returns at once (one
+ * relaxed load) when there is nothing to do. Any thread. Returns the number
+ * of stacks looked at. */
+long tmi_stack_trim(void);
+
 /* Top of the stack (where a context is made) — the descriptor itself. */
-static inline void *tmi_stack_top(const struct tmi_stack *s) { return (void *)s; }
+static inline void *tmi_stack_top(const struct tmi_stack *s)
+{
+    return (void *)s;
+}
 
 /* Per-thread set-up for threads that run tasks: an alternate signal stack
  * (unless the thread already has one) and, once per process, the SIGSEGV
@@ -106,9 +118,8 @@ void tmi_stack_thread_fini(void);
  * returns the count; it runs in a signal handler, so it must be
  * async-signal-safe (no locks, no malloc, no stdio). model is the model's
  * name. Either may be NULL ("task ?", "?"). Set once, before tasks run. */
-void tmi_stack_set_overflow_hook(const char *model,
-                                 size_t (*describe)(const struct tmi_stack *s, char *buf,
-                                                    size_t len));
+void tmi_stack_set_overflow_hook(const char *model, size_t (*describe)(const struct tmi_stack *s,
+                                                                       char *buf, size_t len));
 
 /* Report an overflow of s (as above) on stderr and _exit(1). */
 _Noreturn void tmi_stack_overflowed(const struct tmi_stack *s);
@@ -117,8 +128,7 @@ _Noreturn void tmi_stack_overflowed(const struct tmi_stack *s);
  * load and a compare; reports and exits when the canary was overwritten. */
 static inline void tmi_stack_check(const struct tmi_stack *s)
 {
-    if (__builtin_expect(*s->canary != TMI_STACK_CANARY, 0))
-        tmi_stack_overflowed(s);
+    if (__builtin_expect(*s->canary != TMI_STACK_CANARY, 0)) tmi_stack_overflowed(s);
 }
 
 void tmi_stack_stats(struct tmi_stack_stats *st);

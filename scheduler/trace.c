@@ -8,6 +8,11 @@
  * A new tmi_trace_begin bumps `generation`: a thread whose `mine` belongs
  * to an older generation registers again, so stale buffers are never
  * written after they are freed.
+ *
+ * Preemption. Recording raises tmi_preempt_off (tmi.h), so a model with
+ * signal preemption never switches a task away in the middle of a record:
+ * the task could resume on another worker still holding this thread's
+ * buffer, or re-enter realloc from the signal handler.
  */
 #include "trace.h"
 
@@ -18,6 +23,7 @@
 #include <unistd.h>
 
 #include "tm/tm.h"
+#include "tmi.h"
 
 enum {
     FIRST_CAP = 64,      /* events in a new buffer (2 KiB) */
@@ -45,7 +51,7 @@ static struct tbuf *list;               /* newest first; guarded by list_lock */
 static int nthreads;                    /* in list; guarded by list_lock */
 static _Atomic unsigned generation;     /* relaxed: pairs with nothing, a round number */
 static _Atomic size_t budget_used;      /* bytes of all buffers; relaxed, a soft limit */
-static _Atomic uint64_t next_id;        /* tmi_trace_new_id */
+static _Atomic uint64_t next_id;        /* TMI_TRACE_NEW_ID */
 static int64_t origin;                  /* tmi_trace_begin's time */
 static _Thread_local struct tbuf *mine; /* this thread's buffer, or NULL */
 static _Thread_local int refused;       /* registration failed this generation */
@@ -101,33 +107,33 @@ static struct tmi_trace_ev *slot(struct tbuf *b)
     return &b->ev[b->n++ % b->cap];
 }
 
-void tmi_trace_rec(unsigned kind, uint64_t task, uint64_t arg, uint32_t aux)
+static void rec(unsigned kind, uint64_t task, uint64_t arg, uint32_t aux)
 {
     struct tbuf *b = buf();
     if (!b) return;
     int64_t now = tm_now();
     int cpu = -1;
     switch (kind) {
-    case TMI_TRACE_RUN:
+    case TMI_TEV_RUN:
         b->current = task;
         cpu = sched_getcpu();
         break;
-    case TMI_TRACE_SWITCH:
+    case TMI_TEV_SWITCH:
         b->current = task;
         cpu = sched_getcpu();
         break;
-    case TMI_TRACE_STOP:
+    case TMI_TEV_STOP:
         b->current = 0;
         break;
-    case TMI_TRACE_SPAWN:
-    case TMI_TRACE_READY:
+    case TMI_TEV_SPAWN:
+    case TMI_TEV_READY:
         arg = b->current;
         break;
-    case TMI_TRACE_BLOCK_ENTER:
-    case TMI_TRACE_BLOCK_EXIT:
+    case TMI_TEV_BLOCK_ENTER:
+    case TMI_TEV_BLOCK_EXIT:
         task = b->current;
         break;
-    case TMI_TRACE_RUNQ:
+    case TMI_TEV_RUNQ:
         /* keep a change at most every RUNQ_EVERY ns, and always a drop to 0 */
         if (arg == b->runq_len || (arg != 0 && now - b->runq_ts < RUNQ_EVERY)) return;
         b->runq_ts = now;
@@ -141,10 +147,23 @@ void tmi_trace_rec(unsigned kind, uint64_t task, uint64_t arg, uint32_t aux)
                                .kind = (uint16_t)kind, .cpu = (int16_t)cpu};
 }
 
+void tmi_trace_rec(unsigned kind, uint64_t task, uint64_t arg, uint32_t aux)
+{
+    tmi_preempt_off++;
+    atomic_signal_fence(memory_order_seq_cst); /* the handler sees it raised */
+    rec(kind, task, arg, aux);
+    atomic_signal_fence(memory_order_seq_cst);
+    tmi_preempt_off--;
+}
+
 void tmi_trace_set_name(const char *name)
 {
+    tmi_preempt_off++;
+    atomic_signal_fence(memory_order_seq_cst);
     struct tbuf *b = buf();
     if (b) strncpy(b->name, name, sizeof b->name - 1);
+    atomic_signal_fence(memory_order_seq_cst);
+    tmi_preempt_off--;
 }
 
 uint64_t tmi_trace_id_slow(void)

@@ -20,13 +20,13 @@
 
 #include "ctx/ctx.h"
 
-#define CHECK(cond)                                                                        \
-    do {                                                                                   \
-        if (!(cond)) {                                                                     \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);       \
-            fflush(stderr);                                                                \
-            _exit(1);                                                                      \
-        }                                                                                  \
+#define CHECK(cond)                                                                                \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);               \
+            fflush(stderr);                                                                        \
+            _exit(1);                                                                              \
+        }                                                                                          \
     } while (0)
 
 #define STACK_BYTES ((size_t)64 << 10)
@@ -177,14 +177,20 @@ static uint32_t get_mxcsr(void)
     __asm__ volatile("stmxcsr %0" : "=m"(v));
     return v & ~0x3Fu;
 }
-static void set_mxcsr(uint32_t v) { __asm__ volatile("ldmxcsr %0" : : "m"(v)); }
+static void set_mxcsr(uint32_t v)
+{
+    __asm__ volatile("ldmxcsr %0" : : "m"(v));
+}
 static uint16_t get_x87cw(void)
 {
     uint16_t v;
     __asm__ volatile("fnstcw %0" : "=m"(v));
     return v;
 }
-static void set_x87cw(uint16_t v) { __asm__ volatile("fldcw %0" : : "m"(v)); }
+static void set_x87cw(uint16_t v)
+{
+    __asm__ volatile("fldcw %0" : : "m"(v));
+}
 
 #define MXCSR_RC_MASK 0x6000u
 #define MXCSR_RC_DOWN 0x2000u
@@ -325,8 +331,7 @@ static void ring_fn(struct tmi_transfer t)
         CHECK(m->from == (i == 0 && r == 0 ? &main_f : prev));
         CHECK(m->to == self);
         CHECK(m->val == (uintptr_t)(r * RING_N + i));
-        if (i == RING_N - 1 && r == RING_ROUNDS - 1)
-            send_last(self, &main_f, m->val + 1);
+        if (i == RING_N - 1 && r == RING_ROUNDS - 1) send_last(self, &main_f, m->val + 1);
         m = send(self, &ring[(i + 1) % RING_N], m->val + 1);
     }
     send_last(self, &main_f, 0); /* not reached for RING_N - 1 */
@@ -360,8 +365,7 @@ static void disp_fn(struct tmi_transfer t)
     struct fiber *self = m->to;
     for (;;) {
         CHECK(m->from == &main_f);
-        if (m->val == UINTPTR_MAX)
-            send_last(self, &main_f, 0);
+        if (m->val == UINTPTR_MAX) send_last(self, &main_f, 0);
         disp_count[self->id]++;
         m = send(self, &main_f, m->val * 31 + (uintptr_t)self->id);
     }
@@ -527,7 +531,10 @@ static void test_requeue(void)
 
 static struct fiber ret_f;
 
-static void returning_fn(struct tmi_transfer t) { start(t); }
+static void returning_fn(struct tmi_transfer t)
+{
+    start(t);
+}
 
 static void test_returned(void)
 {
@@ -562,10 +569,9 @@ static const struct {
     const char *name;
     void (*fn)(void);
 } tests[] = {
-    {"regs", test_regs},         {"fpu", test_fpu},   {"align", test_align},
-    {"ring", test_ring},         {"dispatch", test_dispatch},
-    {"call", test_call},         {"requeue", test_requeue},
-    {"returned", test_returned},
+    {"regs", test_regs},       {"fpu", test_fpu},           {"align", test_align},
+    {"ring", test_ring},       {"dispatch", test_dispatch}, {"call", test_call},
+    {"requeue", test_requeue}, {"returned", test_returned},
 };
 
 int main(int argc, char **argv)
@@ -599,7 +605,7 @@ __asm__(".text\n"
         "  pushq %r13\n"
         "  pushq %r14\n"
         "  pushq %r15\n"
-        "  pushq %rdx\n"             /* out; 7 pushes: RSP is 16-aligned for the call */
+        "  pushq %rdx\n" /* out; 7 pushes: RSP is 16-aligned for the call */
         "  leaq 1(%rcx), %rbx\n"
         "  leaq 2(%rcx), %rbp\n"
         "  leaq 3(%rcx), %r12\n"
@@ -607,15 +613,15 @@ __asm__(".text\n"
         "  leaq 5(%rcx), %r14\n"
         "  leaq 6(%rcx), %r15\n"
         "  call tmd_ctx_switch\n"
-        "  popq %rcx\n"              /* out */
+        "  popq %rcx\n" /* out */
         "  movq %rbx, 0(%rcx)\n"
         "  movq %rbp, 8(%rcx)\n"
         "  movq %r12, 16(%rcx)\n"
         "  movq %r13, 24(%rcx)\n"
         "  movq %r14, 32(%rcx)\n"
         "  movq %r15, 40(%rcx)\n"
-        "  movq %rax, 48(%rcx)\n"    /* transfer.ctx */
-        "  movq %rdx, 56(%rcx)\n"    /* transfer.data */
+        "  movq %rax, 48(%rcx)\n" /* transfer.ctx */
+        "  movq %rdx, 56(%rcx)\n" /* transfer.data */
         "  popq %r15\n"
         "  popq %r14\n"
         "  popq %r13\n"

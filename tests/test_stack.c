@@ -23,20 +23,23 @@
 #include "ctx/ctx.h"
 #include "stack.h"
 
-#define CHECK(cond)                                                                        \
-    do {                                                                                   \
-        if (!(cond)) {                                                                     \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);       \
-            fflush(stderr);                                                                \
-            _exit(1);                                                                      \
-        }                                                                                  \
+#define CHECK(cond)                                                                                \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);               \
+            fflush(stderr);                                                                        \
+            _exit(1);                                                                              \
+        }                                                                                          \
     } while (0)
 
 #define KIB ((size_t)1024)
 
 /* ---- helpers ------------------------------------------------------------ */
 
-static long page_size(void) { return sysconf(_SC_PAGESIZE); }
+static long page_size(void)
+{
+    return sysconf(_SC_PAGESIZE);
+}
 
 /* Resident pages of this process. */
 static long rss_pages(void)
@@ -67,8 +70,7 @@ static long max_map_count(void)
     FILE *f = fopen("/proc/sys/vm/max_map_count", "r");
     long v = 65530;
     if (f) {
-        if (fscanf(f, "%ld", &v) != 1)
-            v = 65530;
+        if (fscanf(f, "%ld", &v) != 1) v = 65530;
         fclose(f);
     }
     return v;
@@ -284,12 +286,21 @@ static void test_many(void)
     }
     long rss2 = rss_pages();
 
-    /* Free them all: beyond `keep`, the stacks' memory is given back. */
+    /* Free them all: no memory goes back until a trim, which gives back
+     * what was touched below the top page of every stack beyond `keep`
+     * (here: the tagged low page). */
     for (long i = MANY - 1; i >= 0; i--)
         tmi_stack_free(v[i]);
     long rss3 = rss_pages();
-    long dropped = MANY - (long)((256 << 20) / (64 * KIB)) - 64;
-    CHECK(!MEM_IS_OURS || rss2 - rss3 >= dropped * 9 / 10);
+    CHECK(!MEM_IS_OURS || rss3 >= rss2 - 64);
+    long keep = (long)((256 << 20) / (64 * KIB));
+    long trimmed = tmi_stack_trim();
+    CHECK(trimmed >= MANY - keep - 64 && trimmed <= MANY - keep);
+    CHECK(tmi_stack_trim() == 0);
+    long rss4 = rss_pages();
+    CHECK(!MEM_IS_OURS || rss3 - rss4 >= trimmed * 9 / 10);
+    tmi_stack_stats(&st);
+    CHECK(st.cold == trimmed && st.free_global + 64 >= MANY);
 
     /* ... and reused: no new slots or mappings. */
     long chunks = st.chunks;
@@ -318,6 +329,8 @@ static _Atomic(struct tmi_stack *) t_slot[T_SLOTS];
 /* A stack is held by one party at a time: the word at lo is 1 while held. */
 static void hold(struct tmi_stack *s)
 {
+    /* deep enough to leave a resident page for tmi_stack_trim to find */
+    s->lo[s->size / 2] = 1;
     CHECK(atomic_exchange_explicit((_Atomic long *)s->lo, 1, memory_order_relaxed) == 0);
     tmi_stack_check(s);
 }
@@ -343,8 +356,8 @@ static void *t_worker(void *arg)
             hold(n);
         }
         struct tmi_stack *old = atomic_exchange(&t_slot[k], n);
-        if (old)
-            release(old);
+        if (old) release(old);
+        if (i % 1024 == 0) tmi_stack_trim();
     }
     tmi_stack_thread_fini();
     return NULL;
@@ -361,15 +374,21 @@ static void test_threads(void)
         CHECK(pthread_join(th[i], NULL) == 0);
     for (int k = 0; k < T_SLOTS; k++) {
         struct tmi_stack *s = atomic_exchange(&t_slot[k], NULL);
-        if (s)
-            release(s);
+        if (s) release(s);
     }
     tmi_stack_thread_fini();
     struct tmi_stack_stats st;
     tmi_stack_stats(&st);
     CHECK(st.guarded == 40 && st.carved > 0);
-    /* nothing lost: every stack ever made is back on the global list */
+    /* nothing lost: every stack ever made is back on the global lists */
     CHECK(st.free_global == st.guarded + st.carved);
+    /* trim leaves `keep` (8) warm stacks; some may have been trimmed on
+     * the way (by the workers' concurrent calls) */
+    long warm = st.free_global - st.cold;
+    CHECK(tmi_stack_trim() == (warm > 8 ? warm - 8 : 0));
+    tmi_stack_stats(&st);
+    CHECK(st.free_global == st.guarded + st.carved);
+    CHECK(st.free_global - st.cold == (warm > 8 ? 8 : warm));
     tmi_stack_fini();
 }
 
@@ -467,8 +486,7 @@ static size_t __attribute__((noinline)) deep(size_t d)
     volatile char buf[512];
     buf[0] = (char)d;
     buf[511] = (char)d;
-    if (d == stop_depth)
-        return 0;
+    if (d == stop_depth) return 0;
     size_t r = deep(d + 1);
     __asm__ volatile("" : "+r"(r)); /* no tail-recursion elimination */
     return r + (size_t)buf[0] + (size_t)buf[511];
@@ -485,8 +503,7 @@ static void child_overflow(int with_hook)
 {
     CHECK(tmi_stack_init(NULL) == 0);
     CHECK(tmi_stack_thread_init() == 0);
-    if (with_hook)
-        tmi_stack_set_overflow_hook("coro", describe);
+    if (with_hook) tmi_stack_set_overflow_hook("coro", describe);
     struct tmi_stack *s = tmi_stack_alloc();
     CHECK(s && s->kind == TMI_STACK_GUARDED);
     s->owner = (void *)17;
@@ -494,8 +511,14 @@ static void child_overflow(int with_hook)
     CHECK(!"recursion returned");
 }
 
-static void child_overflow_hook(void) { child_overflow(1); }
-static void child_overflow_nohook(void) { child_overflow(0); }
+static void child_overflow_hook(void)
+{
+    child_overflow(1);
+}
+static void child_overflow_nohook(void)
+{
+    child_overflow(0);
+}
 
 static void test_overflow(void)
 {

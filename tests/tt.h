@@ -10,6 +10,19 @@
 
 #include "tm/tm.h"
 
+/* errno through a call the compiler cannot merge: glibc declares
+ * __errno_location const, so a test function may compute the address once
+ * and read it after a tm call that resumed the task on another kernel
+ * thread (mn, goroutine) — reading the old thread's errno. */
+__attribute__((noinline, unused)) static int *tt_errno_location(void)
+{
+    int *p = &errno;
+    __asm__ volatile("" : "+r"(p)); /* not const, not pure: called every time */
+    return p;
+}
+#undef errno
+#define errno (*tt_errno_location())
+
 #define CHECK(cond)                                                                               \
     do {                                                                                          \
         if (!(cond)) {                                                                            \

@@ -168,10 +168,16 @@ static struct tm_task *pop_slow(void)
  * the ring has work (yield, and most of every other workload). */
 static inline struct tm_task *pop(void)
 {
-    if (__builtin_expect(!S.runnext && !S.head, 1)) {
+    struct tm_task *t = S.runnext;
+    if (t && ++S.nexts < 32) { /* a message's receiver, a new task */
+        S.runnext = NULL;
+        return t;
+    }
+    if (!t && !S.head) { /* only the ring has work (yield) */
         S.nexts = 0;
         return S.rtail != S.rhead ? S.ring[S.rhead++ % RING] : NULL;
     }
+    if (t) S.nexts--; /* pop_slow counts this pick again */
     return pop_slow();
 }
 
@@ -221,7 +227,7 @@ static void fire_timers(int64_t now)
         if (atomic_load_explicit(&w->state, memory_order_relaxed) == W_PARKED) {
             atomic_store_explicit(&w->state, W_TIMEDOUT, memory_order_relaxed);
             push(w->task);
-            tmi_trace_ready(w->task->id);
+            TMI_TRACE_READY(w->task->id);
         }
     }
 }
@@ -243,8 +249,8 @@ static inline void switch_to(struct tm_task *prev, struct tm_task *next)
     if (prev->stack) tmi_stack_check(prev->stack);
     S.current = next;
     tmi_ctx_san_leave(&prev->san, &next->san, 0);
-    tmi_trace_runq(S.rtail - S.rhead + (S.runnext != NULL));
-    tmi_trace_switch(prev->id, prev->state == PARKED ? TMI_TRACE_PARK : TMI_TRACE_YIELD, next->id);
+    TMI_TRACE_SWITCH_RUNQ(prev->id, prev->state == PARKED ? TMI_WHY_PARK : TMI_WHY_YIELD,
+                          next->id, S.rtail - S.rhead + (S.runnext != NULL));
     struct tmi_transfer t = tmi_ctx_switch(next->ctx, prev);
     tmi_ctx_san_enter(&prev->san);
     /* we are prev again; record where the task we came from stopped */
@@ -287,7 +293,7 @@ static _Noreturn void exit_to(struct tm_task *prev, struct tm_task *next)
     tmi_stack_check(prev->stack);
     S.current = next;
     tmi_ctx_san_leave(&prev->san, &next->san, 1);
-    tmi_trace_switch(prev->id, TMI_TRACE_EXIT, next->id);
+    TMI_TRACE_SWITCH(prev->id, TMI_WHY_EXIT, next->id);
     tmi_ctx_switch_call(next->ctx, prev, finish_exit);
     tmi_panic(__FILE__, __LINE__, "coro: a finished task was resumed");
 }
@@ -305,7 +311,7 @@ static void ready_at_back(struct tm_waiter *w)
     if (st == W_PARKED) {
         w->task->state = READY;
         overflow_push(w->task);
-        tmi_trace_ready(w->task->id);
+        TMI_TRACE_READY(w->task->id);
     }
 }
 
@@ -334,7 +340,7 @@ static void task_main(struct tmi_transfer t)
         housekeeping();
         struct tm_task *next = pop();
         if (!HAND_OVER || !next || next->stack) exit_to(self, start_or_next(next));
-        tmi_trace_switch(self->id, TMI_TRACE_EXIT, next->id);
+        TMI_TRACE_SWITCH(self->id, TMI_WHY_EXIT, next->id);
         struct tmi_stack *s = self->stack; /* next has never run: give it this stack */
         self->stack = NULL;
         if (self->detached) task_free(self);
@@ -401,7 +407,7 @@ static struct tm_task *co_spawn(void (*fn)(void *), void *arg, int detached)
     t->failed = 0;
     t->timer.slot = -1;
     S.live++;
-    tmi_trace_spawn(t->id);
+    TMI_TRACE_SPAWN(t->id);
     push_next(t);
     return t;
 }
@@ -453,7 +459,7 @@ static int co_park(struct tm_waiter *w, int64_t deadline)
     }
     self->state = PARKED;
     reschedule();
-    tmi_timers_del(&S.timers, &self->timer);
+    if (self->timer.slot >= 0) tmi_timers_del(&S.timers, &self->timer);
     return atomic_load_explicit(&w->state, memory_order_relaxed) == W_READIED ? 0 : ETIMEDOUT;
 }
 
@@ -462,7 +468,7 @@ static void co_ready(struct tm_waiter *w)
     int st = atomic_load_explicit(&w->state, memory_order_relaxed);
     atomic_store_explicit(&w->state, W_READIED, memory_order_relaxed);
     if (st == W_PARKED) push_next(w->task);
-    if (st == W_PARKED) tmi_trace_ready(w->task->id);
+    if (st == W_PARKED) TMI_TRACE_READY(w->task->id);
     /* W_TIMEDOUT: the timer already queued the task */
 }
 
@@ -471,7 +477,7 @@ static int co_run(void (*main)(void *), void *arg)
 {
     S.idle.state = RUNNING;
     S.current = &S.idle;
-    tmi_trace_name("coro worker");
+    TMI_TRACE_NAME("coro worker");
     tmi_ctx_san_init_thread(&S.idle.san);
     struct tm_task *m = co_spawn(main, arg, 0);
     if (!m) return tmi_fail(errno, "coro: no stack for the main task");
@@ -488,6 +494,7 @@ static int co_run(void (*main)(void *), void *arg)
                                    "wake them", S.live);
             break;
         }
+        tmi_stack_trim(); /* about to sleep: give deep pages of free stacks back */
         tmi_netpoll_poll(next);
         fire_timers(tm_now());
     }

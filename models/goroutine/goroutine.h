@@ -16,11 +16,15 @@
 #define TMG_GOROUTINE_H
 
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include "ctx/ctx.h"
 #include "model.h"
+#include "preempt.h"
+#include "runq.h"
 #include "stack.h"
 #include "timer.h"
 #include "tmi.h"
@@ -63,7 +67,8 @@ struct m;
 
 struct tm_task {
     struct tmi_ctx *ctx;        /* where to resume; valid unless G_RUNNING (NULL: never ran) */
-    struct tm_task *schedlink;  /* global queue / free list link; under that list's owner */
+    struct tmi_rnode rn;        /* run queue node (scheduler/runq.h); the queue's */
+    struct tm_task *schedlink;  /* free list / timer batch / poll list link; that list's owner */
     void (*fn)(void *);         /* entry point; owner */
     void *arg;
     struct tmi_stack *stack;    /* from first run to death; owner */
@@ -100,29 +105,26 @@ enum p_status {
     P_SYSCALL,
 };
 
-enum { TMG_RUNQ = 256 }; /* local ring slots, as Go */
-
 struct p {
     int id;
     _Atomic int status;             /* enum p_status; see the transitions above */
-    struct m *m;                    /* the M holding it (P_RUNNING/P_SYSCALL); owner */
+    struct m *_Atomic m;            /* the M holding it (P_RUNNING/P_SYSCALL): written by that
+                                       M (release), read by sysmon (acquire) */
     struct p *link;                 /* idle list link; under sched.lock */
 
-    /* The local run queue, Go's lock-free single-producer ring: the owner
-     * pushes at tail, the owner and stealers take at head by CAS. */
-    _Atomic uint32_t runqhead;      /* acquire loads, release CAS: pairs with runqput */
-    _Atomic uint32_t runqtail;      /* written by the owner only, release */
-    struct tm_task *_Atomic runq[TMG_RUNQ]; /* relaxed: ordered by head/tail */
-    struct tm_task *_Atomic runnext; /* next to run; set by the owner, CASed by all */
+    /* The local run queue (scheduler/runq.h): rq.next is Go's runnext.
+     * The holder pushes and takes; anyone steals. */
+    struct tmi_runq rq;
 
     /* Scheduling ticks, for fairness and for sysmon. */
     uint32_t schedtick_local;       /* owner: schedules, for the 1-in-61 global check */
     _Atomic uint32_t schedtick;     /* relaxed, owner writes, sysmon reads: new time slices */
     _Atomic uint32_t syscalltick;   /* relaxed, owner writes, sysmon reads: blocking regions */
 
-    /* G structs to reuse; owner only. */
+    /* G structs to reuse, and a block of G ids; owner only. */
     struct tm_task *gfree;
     int ngfree;
+    uint64_t goid, goidend;
 
     /* Timers of Gs parked with a deadline while running on this P. Any M
      * may fire them (the owner in schedule, stealers, the netpoller's M). */
@@ -152,8 +154,9 @@ struct m {
     struct p *p;                 /* held P, or NULL; only this M reads or writes it */
     struct p *oldp;              /* the P left in P_SYSCALL by entersyscall; this M only */
     struct p *nextp;             /* P handed over with a wake-up; under sched.lock / the note */
-    struct tm_task *curg;        /* the G this M runs, or NULL on g0; this M (sysmon reads it
-                                    through p->m only as a hint) */
+    pthread_t self;              /* the thread; set by the M before it first holds a P */
+    struct tm_task *_Atomic curg; /* the G this M runs, or NULL on g0; written by this M,
+                                    read by sysmon as a hint (relaxed) */
     struct tmi_ctx *g0ctx;       /* the scheduler context on the thread's own stack */
     struct tmi_ctx_san g0san;
     int spinning;                /* counted in sched.nmspinning; this M, or startm before wake */
@@ -164,6 +167,8 @@ struct m {
     struct tm_task *pollhead, *polltail; /* Gs readied while this M polls without a P */
     int collecting;              /* readied Gs go to pollhead, not a queue; this M */
     _Atomic int signal_pending;  /* sysmon sent SIGURG that has not been handled yet */
+    struct tmi_preempt_timer pt; /* preempt.c's per-thread set-up (its timer is never armed:
+                                    sysmon sends the signals) */
 };
 
 /* ---- the scheduler's global state ------------------------------------- */
@@ -177,16 +182,16 @@ struct sched {
     int nmidle;       /* lock */
     struct m *allm;   /* lock: every M, for fini and metrics */
     int mcount;       /* lock: Ms created */
+    _Atomic int mlive; /* Ms whose thread has not ended (relaxed; fini waits for 0) */
     struct p *pidle;  /* lock: idle Ps */
     _Atomic int npidle;       /* written under lock, read without (seq_cst: see wakep) */
     _Atomic int nmspinning;   /* seq_cst: the spinning <-> work submission handshake */
     _Atomic int nmsyscall;    /* Ms in a blocking region (relaxed; sysmon's hint) */
 
-    struct tm_task *runqhead, *runqtail; /* lock: the global run queue */
-    _Atomic int runqsize;     /* written under lock, read without as a hint (relaxed) */
+    struct tmi_gq gq;         /* the global run queue; its own lock (scheduler/runq.h) */
 
     struct tm_task *gfree;    /* lock: G structs shared between Ps */
-    int ngfree;               /* lock */
+    _Atomic int ngfree;       /* written under lock; read without as a hint */
     void **slabs;             /* lock: every G allocation, freed by fini */
     int nslabs, capslabs;     /* lock */
 
@@ -195,6 +200,7 @@ struct sched {
     _Atomic int64_t polluntil; /* when the blocked poller wakes by itself (0: never) */
 
     int64_t slice_ns;         /* preemption slice; fixed after init */
+    sigset_t sigmask;         /* the signal mask of tm_init's caller, for every M */
     _Atomic int stopping;     /* fini: Ms and sysmon exit */
     _Atomic uint64_t next_id; /* G ids */
 
@@ -206,7 +212,7 @@ struct sched {
 
     /* counters (relaxed) */
     _Atomic uint64_t n_handoffs, n_preempt_signals, n_preempt_async, n_start_failures,
-        n_netpoll_sysmon, n_mwakes;
+        n_netpoll_sysmon, n_mwakes, n_timer_preempts;
 };
 
 extern struct sched tmg_sched;
@@ -227,6 +233,8 @@ void tmg_gswitch(struct tm_task *gp, tmg_commit_fn commit, int from_done);
 /* Make gp runnable: on the caller's P (runnext if next) when it holds
  * one, else the global queue (or the polling M's list); then wakep. */
 void tmg_ready_g(struct tm_task *gp, int next);
+/* yield: switch to the next local G, if any. Caller: gp, tmi_preempt_off == 1. */
+void tmg_gosched(struct tm_task *gp);
 void tmg_wakep(void);
 void tmg_startm(struct p *pp, int spinning);
 void tmg_handoffp(struct p *pp);
@@ -242,11 +250,12 @@ int tmg_start_g(struct tm_task *gp);
 /* ---- p.c ---- */
 void tmg_runqput(struct p *pp, struct tm_task *gp, int next);
 struct tm_task *tmg_runqget(struct p *pp, int *inherit);
-int tmg_runqempty(const struct p *pp);
+int tmg_runqempty(struct p *pp);
 struct tm_task *tmg_runqsteal(struct p *pp, struct p *p2, int steal_next);
-void tmg_globrunqput(struct tm_task *gp);           /* caller holds sched.lock */
-void tmg_globrunqputbatch(struct tm_task *head, struct tm_task *tail, int n); /* lock */
-struct tm_task *tmg_globrunqget(struct p *pp, int max); /* caller holds sched.lock */
+void tmg_globrunqput(struct tm_task *gp);
+/* A fair share of the global queue (at most max if > 0): one G to run,
+ * the rest onto pp's ring. Caller holds pp; its ring must have room. */
+struct tm_task *tmg_globrunqget(struct p *pp, int max);
 struct tm_task *tmg_gfget(struct p *pp);
 void tmg_gfput(struct p *pp, struct tm_task *gp);
 void tmg_gfree_all(void);
@@ -261,12 +270,32 @@ void tmg_deltimer(struct tm_task *gp);
 int tmg_sysmon_start(void);
 void tmg_sysmon_stop(void);
 void tmg_sysmon_wake(void);
-int tmg_preempt_init(void);
-void tmg_preempt_fini(void);
+/* preempt.c's tick: what SIGURG does on an M. */
+void tmg_tick(const struct tmi_preempt_point *pt);
 /* Called by a G at a runtime call when sysmon asked it to stop. */
 void tmg_preempt_check(void);
 
 /* ---- small helpers ---- */
+
+/* A full StoreLoad barrier (the wakep / give-up handshake in sched.c).
+ * gcc's ThreadSanitizer rejects atomic_thread_fence; under it a seq_cst
+ * read-modify-write of a local does the same job on x86 (a locked
+ * instruction, as Linux's smp_mb()), and TSan, which cannot model fences
+ * anyway, accepts it. */
+static inline void tmg_storeload(void)
+{
+#if defined(TMI_CTX_TSAN)
+    _Atomic int x = 0;
+    atomic_fetch_add_explicit(&x, 0, memory_order_seq_cst);
+#else
+    atomic_thread_fence(memory_order_seq_cst);
+#endif
+}
+
+static inline struct tm_task *tmg_g_of(struct tmi_rnode *n)
+{
+    return (struct tm_task *)((char *)n - offsetof(struct tm_task, rn));
+}
 
 /* A relaxed counter bump by the one writer (a plain add, no lock prefix). */
 static inline void tmg_stat(_Atomic uint64_t *c)

@@ -104,9 +104,9 @@ static void *trampoline(void *p)
 {
     struct tm_task *t = p;
     current = t;
-    tmi_trace_run(t->trace_id);
+    TMI_TRACE_RUN(t->trace_id);
     t->fn(t->arg);
-    tmi_trace_stop(t->trace_id, TMI_TRACE_EXIT);
+    TMI_TRACE_STOP(t->trace_id, TMI_WHY_EXIT);
     if (t->detached) free(t);
     return NULL;
 }
@@ -116,8 +116,8 @@ static struct tm_task *pt_spawn(void (*fn)(void *), void *arg, int detached)
     struct tm_task *t = malloc(sizeof *t);
     if (!t) return NULL;
     *t = (struct tm_task){.fn = fn, .arg = arg, .detached = detached};
-    t->trace_id = tmi_trace_new_id();
-    tmi_trace_spawn(t->trace_id);
+    t->trace_id = TMI_TRACE_NEW_ID();
+    TMI_TRACE_SPAWN(t->trace_id);
     pthread_attr_t attr;
     pthread_attr_init(&attr);
     pthread_attr_setstacksize(&attr, stack_size);
@@ -135,7 +135,9 @@ static struct tm_task *pt_spawn(void (*fn)(void *), void *arg, int detached)
 static int pt_join(struct tm_task *t)
 {
     if (t->detached) return tmi_fail(EINVAL, "tm_join: task is detached");
+    TMI_TRACE_STOP(current ? current->trace_id : 0, TMI_WHY_PARK);
     int err = pthread_join(t->thread, NULL);
+    TMI_TRACE_RUN(current ? current->trace_id : 0);
     if (err) return tmi_fail(err, "pthreads: pthread_join: %s", strerror(err));
     free(t);
     return 0;
@@ -145,20 +147,20 @@ static int pt_run(void (*main)(void *), void *arg)
 {
     struct tm_task self = {.thread = pthread_self()};
     current = &self;
-    self.trace_id = tmi_trace_new_id();
-    tmi_trace_spawn(self.trace_id);
-    tmi_trace_run(self.trace_id);
+    self.trace_id = TMI_TRACE_NEW_ID();
+    TMI_TRACE_SPAWN(self.trace_id);
+    TMI_TRACE_RUN(self.trace_id);
     main(arg);
-    tmi_trace_stop(self.trace_id, TMI_TRACE_EXIT);
+    TMI_TRACE_STOP(self.trace_id, TMI_WHY_EXIT);
     current = NULL;
     return 0;
 }
 
 static void pt_yield(void)
 {
-    tmi_trace_stop(current ? current->trace_id : 0, TMI_TRACE_YIELD);
+    TMI_TRACE_STOP(current ? current->trace_id : 0, TMI_WHY_YIELD);
     sched_yield();
-    tmi_trace_run(current ? current->trace_id : 0);
+    TMI_TRACE_RUN(current ? current->trace_id : 0);
 }
 
 static struct tm_task *pt_self(void) { return current; }
@@ -177,15 +179,15 @@ static int pt_park_wait(struct tm_waiter *w, int64_t deadline)
 /* A trace sees a parked task as off its CPU until the wait ends. */
 static int pt_park(struct tm_waiter *w, int64_t deadline)
 {
-    tmi_trace_stop(current ? current->trace_id : 0, TMI_TRACE_PARK);
+    TMI_TRACE_STOP(current ? current->trace_id : 0, TMI_WHY_PARK);
     int r = pt_park_wait(w, deadline);
-    tmi_trace_run(current ? current->trace_id : 0);
+    TMI_TRACE_RUN(current ? current->trace_id : 0);
     return r;
 }
 
 static void pt_ready(struct tm_waiter *w)
 {
-    tmi_trace_ready(w->task ? w->task->trace_id : 0);
+    TMI_TRACE_READY(w->task ? w->task->trace_id : 0);
     /* After this store the parker may return and its stack frame die;
      * futex_wake only uses the address as a key, it never touches it. */
     atomic_store_explicit(&w->state, 1, memory_order_release);

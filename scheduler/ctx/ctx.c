@@ -56,8 +56,7 @@ void tmi_ctx_san_init_thread(struct tmi_ctx_san *s)
 void tmi_ctx_san_fini(struct tmi_ctx_san *s)
 {
 #ifdef TMI_CTX_TSAN
-    if (s->own_fiber && s->fiber)
-        __tsan_destroy_fiber(s->fiber);
+    if (s->own_fiber && s->fiber) __tsan_destroy_fiber(s->fiber);
 #endif
     memset(s, 0, sizeof *s);
 }

@@ -38,6 +38,10 @@
 
 #include <stddef.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* A suspended context: a pointer to its saved frame. Opaque. */
 struct tmi_ctx;
 
@@ -55,7 +59,7 @@ struct tmi_transfer tmd_ctx_switch_call(struct tmi_ctx *to, void *data,
                                         struct tmi_transfer (*fn)(struct tmi_transfer));
 
 /* Called when a context's function returns; prints the message, aborts. */
-_Noreturn void tmd_ctx_returned(void);
+__attribute__((noreturn)) void tmd_ctx_returned(void);
 
 /* ---- the API ------------------------------------------------------- */
 
@@ -63,8 +67,7 @@ _Noreturn void tmd_ctx_returned(void);
  * switched to, calls fn with the transfer of that switch. top need not be
  * aligned (it is rounded down to 16 bytes); the asm backend uses the top
  * ~64 bytes, the ucontext one ~1 KiB. fn must never return. Never fails. */
-static inline struct tmi_ctx *tmi_ctx_make(void *top, size_t size,
-                                           void (*fn)(struct tmi_transfer))
+static inline struct tmi_ctx *tmi_ctx_make(void *top, size_t size, void (*fn)(struct tmi_transfer))
 {
     return tmd_ctx_make(top, size, fn);
 }
@@ -82,11 +85,15 @@ static inline struct tmi_transfer tmi_ctx_switch(struct tmi_ctx *to, void *data)
  * the transfer `to` resumes with (its pending switch returns it, or a new
  * context's function receives it). fn runs with to's registers and FP
  * control state; it must return (not switch away). `to` is consumed. */
-static inline struct tmi_transfer tmi_ctx_switch_call(struct tmi_ctx *to, void *data,
-                                                      struct tmi_transfer (*fn)(struct tmi_transfer))
+static inline struct tmi_transfer
+tmi_ctx_switch_call(struct tmi_ctx *to, void *data, struct tmi_transfer (*fn)(struct tmi_transfer))
 {
     return tmd_ctx_switch_call(to, data, fn);
 }
+
+#ifdef __cplusplus
+}
+#endif
 
 #include "ctx_san.h"
 

@@ -71,6 +71,10 @@
 #include <sanitizer/tsan_interface.h>
 #endif
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* Per-context sanitizer state. Owned by the context's owner; written only
  * by init/fini and by the context itself in leave. */
 struct tmi_ctx_san {
@@ -111,5 +115,9 @@ static inline void tmi_ctx_san_enter(struct tmi_ctx_san *self)
 #endif
     (void)self;
 }
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -33,8 +33,8 @@
 #include <unistd.h>
 
 struct tmi_ctx {
-    ucontext_t uc;            /* registers, signal mask, FP state */
-    struct tmi_transfer xfer; /* written by whoever switches to us */
+    ucontext_t uc;                                    /* registers, signal mask, FP state */
+    struct tmi_transfer xfer;                         /* written by whoever switches to us */
     struct tmi_transfer (*call)(struct tmi_transfer); /* switch-with-call: run on landing */
     void (*fn)(struct tmi_transfer);                  /* new contexts: the function */
 };
@@ -77,8 +77,7 @@ struct tmi_ctx *tmd_ctx_make(void *top, size_t size, void (*fn)(struct tmi_trans
     uintptr_t lo = t - size;
     struct tmi_ctx *c = (struct tmi_ctx *)((t - sizeof(struct tmi_ctx)) & ~(uintptr_t)63);
     memset(c, 0, sizeof *c);
-    if (getcontext(&c->uc) != 0)
-        DIE("ctx: getcontext failed\n");
+    if (getcontext(&c->uc) != 0) DIE("ctx: getcontext failed\n");
     c->uc.uc_link = NULL; /* returning is trapped in entry() instead */
     c->uc.uc_stack.ss_sp = (void *)lo;
     c->uc.uc_stack.ss_size = (uintptr_t)c - lo;
@@ -103,8 +102,7 @@ static struct tmi_transfer go(struct tmi_ctx *to, void *data,
     to->xfer.ctx = &self;
     to->xfer.data = data;
     to->call = call;
-    if (swapcontext(&self.uc, &to->uc) != 0)
-        DIE("ctx: swapcontext failed\n");
+    if (swapcontext(&self.uc, &to->uc) != 0) DIE("ctx: swapcontext failed\n");
     return land(&self);
 }
 

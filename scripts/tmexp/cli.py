@@ -1,6 +1,7 @@
 """scripts/experiment: run experiment files, plot and compare their records.
 
   experiment run FILE [--profile quick|full] [--out DIR] [--only-models M ...]
+                      [--retry-failed] [--dry-run] [--tmbench PATH] [--machine-tag TAG]
   experiment plot DIR       summary.csv, summary.md and figures for every sweep under DIR
   experiment compare A B    per-cell ratios of medians with a Mann-Whitney U test
 
@@ -21,57 +22,46 @@ def cmd_run(a):
     tmbench = bench.find_tmbench(a.tmbench)
     cat = bench.catalog(tmbench)
     spec.check_against_build(path, doc, cat)
-    machine, build = bench.probe(tmbench, cat)
     only = set(a.only_models or [])
     for m in only:
         if m not in cat.models and m not in spec.DESIGN_MODELS:
             raise spec.SpecError(f"--only-models: unknown model '{m}'")
+    machine, build = bench.probe(tmbench, cat)
     plan = spec.expand(path, doc, a.profile, cat, machine.get("pus") or os.cpu_count(), only)
+    info = bench.machine_info(tmbench, cat, machine, build)
+    info["tag"] = a.machine_tag or info["tag"]
+    out = os.path.join(a.out, info["tag"], plan.name)
+    if a.dry_run:
+        return dry_run(plan, out)
+    os.makedirs(out, exist_ok=True)
+    if runner.lock_dir(out) is None:
+        raise spec.SpecError(f"{out}: another sweep is running into this directory")
+    old = load_json(os.path.join(out, "run.json"))
+    if old and old.get("profile") != plan.profile:
+        raise spec.SpecError(f"{out}: holds a '{old.get('profile')}' sweep; "
+                             f"use another --out for '{plan.profile}' or remove it")
     for note in plan.notes:
         print(f"note: {note}", file=sys.stderr)
-    info = bench.machine_info(tmbench, cat, machine, build)
-    tag = a.machine_tag or info["tag"]
-    info["tag"] = tag
-    out = os.path.join(a.out, tag, plan.name)
-    if a.dry_run:
-        for c in plan.cells:
-            print(f"{c.label()}  reps={c.reps} warmup={c.warmup} timeout={c.timeout_s:g}s"
-                  + (" split" if c.split_reps else ""))
-        print(f"{len(plan.cells)} cells -> {out}", file=sys.stderr)
-        return 0
-    os.makedirs(out, exist_ok=True)
-    manifest_path = os.path.join(out, "run.json")
-    manifest = load_manifest(manifest_path)
-    if manifest and manifest.get("profile") != plan.profile:
-        raise spec.SpecError(f"{out}: holds a '{manifest.get('profile')}' sweep; "
-                             f"use another --out for '{plan.profile}' or remove it")
-    warn_build_change(os.path.join(out, "machine.json"), build)
+    if a.retry_failed:
+        n = runner.drop_failed(os.path.join(out, "records.jsonl"),
+                               os.path.join(out, "records.retried.jsonl"))
+        print(f"note: {n} failed records moved to records.retried.jsonl, their cells rerun",
+              file=sys.stderr)
+    warn_build_change(load_json(os.path.join(out, "machine.json")), build)
     bench.write_json_atomic(os.path.join(out, "machine.json"), info)
-    info = {w["name"]: w for w in cat.raw.get("workloads", [])}
-    manifest = {
-        "schema": "tmbench-experiment-run/1", "experiment": plan.name, "title": plan.title,
-        "figure": plan.figure, "description": plan.description, "file": os.path.abspath(path),
-        "profile": plan.profile, "seed": plan.seed, "order": "random.Random(seed).shuffle",
-        "cells": len(plan.cells), "notes": plan.notes,
-        "workloads": {w: {"kind": info.get(w, {}).get("kind"), "op": info.get(w, {}).get("op")}
-                      for w in dict.fromkeys(c.workload for c in plan.cells)},  # file order
-        "runs": (manifest or {}).get("runs", []),
-    }
-    manifest["runs"].append({"started": bench.now_rfc3339(), "status": "running",
-                             "only_models": sorted(only) or None})
-    bench.write_json_atomic(manifest_path, manifest)
+    manifest = new_manifest(path, plan, cat, old, only)
+    bench.write_json_atomic(os.path.join(out, "run.json"), manifest)
     ctx = {"tmbench": tmbench, "dir": out, "records": os.path.join(out, "records.jsonl"),
            "name": plan.name, "profile": plan.profile, "seed": plan.seed,
            "machine": machine, "build": build}
-    status, code = "complete", 0
+    status, code, n, failed = "complete", 0, None, None
     try:
         n, failed = runner.sweep(plan, ctx)
     except runner.Interrupted as e:
         status, code = "interrupted", 128 + e.signum
-        n, failed = None, None
     manifest["runs"][-1].update(finished=bench.now_rfc3339(), status=status,
                                 units_run=n, units_failed=failed)
-    bench.write_json_atomic(manifest_path, manifest)
+    bench.write_json_atomic(os.path.join(out, "run.json"), manifest)
     if code:
         print(f"experiment: interrupted; finished records kept in {ctx['records']} "
               "(run the same command again to resume)", file=sys.stderr)
@@ -81,7 +71,35 @@ def cmd_run(a):
     return 0
 
 
-def load_manifest(path):
+def dry_run(plan, out):
+    for note in plan.notes:
+        print(f"note: {note}", file=sys.stderr)
+    for c in plan.cells:
+        print(f"{c.label()}  reps={c.reps} warmup={c.warmup} timeout={c.timeout_s:g}s/run"
+              + (" split" if c.split_reps else ""))
+    print(f"{len(plan.cells)} cells -> {out}", file=sys.stderr)
+    return 0
+
+
+def new_manifest(path, plan, cat, old, only):
+    """run.json: what was run, in which order (seed), what was skipped; one
+    entry per invocation under "runs"."""
+    wl = {w["name"]: w for w in cat.raw.get("workloads", [])}
+    runs = (old or {}).get("runs", [])
+    runs.append({"started": bench.now_rfc3339(), "status": "running",
+                 "only_models": sorted(only) or None})
+    return {
+        "schema": "tmbench-experiment-run/1", "experiment": plan.name, "title": plan.title,
+        "figure": plan.figure, "description": plan.description, "file": os.path.abspath(path),
+        "profile": plan.profile, "seed": plan.seed, "order": "random.Random(seed).shuffle",
+        "cells": len(plan.cells), "notes": plan.notes,
+        "workloads": {w: {"kind": wl.get(w, {}).get("kind"), "op": wl.get(w, {}).get("op")}
+                      for w in dict.fromkeys(c.workload for c in plan.cells)},  # file order
+        "runs": runs,
+    }
+
+
+def load_json(path):
     try:
         with open(path) as f:
             return json.load(f)
@@ -89,8 +107,7 @@ def load_manifest(path):
         return None
 
 
-def warn_build_change(path, build):
-    old = load_manifest(path)
+def warn_build_change(old, build):
     if not old:
         return
     was = (old.get("build") or {}).get("git_describe")
@@ -102,7 +119,7 @@ def warn_build_change(path, build):
 
 def cmd_plot(a):
     from . import figures, summary
-    dirs = sweep_dirs(a.dir)
+    dirs = summary.sweep_dirs(a.dir)
     if not dirs:
         raise spec.SpecError(f"{a.dir}: no records.jsonl found under it")
     for d in dirs:
@@ -110,15 +127,6 @@ def cmd_plot(a):
         made += figures.plot_all(d, pdf=not a.no_pdf)
         print(f"{d}: " + ", ".join(os.path.basename(p) for p in made), file=sys.stderr)
     return 0
-
-
-def sweep_dirs(top):
-    out = []
-    for root, dirs, files in os.walk(top):
-        dirs.sort()
-        if "records.jsonl" in files:
-            out.append(root)
-    return out
 
 
 def cmd_compare(a):
@@ -140,6 +148,8 @@ def parser():
                    "build/release/workloads/harness/tmbench)")
     r.add_argument("--machine-tag", help="override the machine tag directory name")
     r.add_argument("--dry-run", action="store_true", help="print the cells and exit")
+    r.add_argument("--retry-failed", action="store_true",
+                   help="rerun cells with failed records (moved to records.retried.jsonl)")
     r.set_defaults(func=cmd_run)
     pl = sub.add_parser("plot", help="summaries and figures for every sweep under DIR")
     pl.add_argument("dir")

@@ -9,7 +9,6 @@ experiment name, so two machines' tags may differ. Ends with the geometric
 mean of the new/old ratios per experiment, like OVERALL_GEOMEAN.
 """
 import math
-import os
 
 from . import stats, summary
 from .spec import cell_key
@@ -23,8 +22,11 @@ OPTIMAL_REPS = 9  # compare.py's UTEST_OPTIMAL_REPETITIONS
 
 
 def sweeps(top):
-    from .cli import sweep_dirs
-    return {summary.Sweep(d).name: summary.Sweep(d) for d in sweep_dirs(top)}
+    out = {}
+    for d in summary.sweep_dirs(top):
+        s = summary.Sweep(d)
+        out[s.name] = s
+    return out
 
 
 def cell_name(sweep, g):

@@ -10,6 +10,7 @@ Failed cells are named in a caption under the plot.
 import json
 import math
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -64,60 +65,82 @@ def pdf_available():
 # ------------------------------------------------------------------ helpers
 
 class Series:
-    """One line or bar colour group: a model at one procs and option setting."""
+    """One line or bar colour group: a model at one procs, option and params setting."""
 
-    def __init__(self, model, procs, options, label, index):
-        self.model, self.procs, self.options = model, procs, options
+    def __init__(self, model, procs, options, params, label, index):
+        self.model, self.procs, self.options, self.params = model, procs, options, params
         self.label, self.colour = label, colour(model)
         self.dt = 1 + index % 5          # dash type: variants of one model differ
         self.pt = (7, 5, 9, 11, 13)[index % 5]
 
 
-def series_of(groups, by_procs=True):
-    """Distinct (model, procs, options) in model order, with readable labels;
-    by_procs=False when procs is the x axis (procs None: any)."""
+def varying_params(groups, exclude=()):
+    """Param names with more than one value among groups, minus exclude."""
+    seen = {}
+    for g in groups:
+        for k, v in g.cell["params"].items():
+            seen.setdefault(k, set()).add(json.dumps(v))
+    return [k for k, vs in seen.items() if len(vs) > 1 and k not in exclude]
+
+
+def series_of(groups, by_procs=True, split=()):
+    """Distinct (model, procs, options, params in split) in model order, with
+    readable labels; by_procs=False when procs is the x axis (procs None: any)."""
     keys = []
     for g in sorted(groups, key=lambda g: records.model_rank(g.cell["model"])):
         p = g.cell["procs"] if by_procs else None
-        k = (g.cell["model"], p, json.dumps(g.cell["options"], sort_keys=True))
+        ps = {k: g.cell["params"].get(k) for k in split}
+        k = (g.cell["model"], p, json.dumps(g.cell["options"], sort_keys=True),
+             json.dumps(ps, sort_keys=True))
         if k not in keys:
             keys.append(k)
     procs_vary = len({k[1] for k in keys}) > 1
     out, per_model = [], {}
-    for m, p, o in keys:
-        opts = json.loads(o)
+    for m, p, o, ps in keys:
+        opts, params = json.loads(o), json.loads(ps)
         label = m + (f" (p={p})" if procs_vary else "")
         if opts:
             label += " " + records.options_text(opts)
+        if params:
+            label += " " + records.params_text(params)
         i = per_model.get(m, 0)
         per_model[m] = i + 1
-        out.append(Series(m, p, opts, label, i))
+        out.append(Series(m, p, opts, params, label, i))
     return out
 
 
 def in_series(g, s):
     return (g.cell["model"] == s.model and g.cell["options"] == s.options
-            and s.procs in (None, g.cell["procs"]))
+            and s.procs in (None, g.cell["procs"])
+            and all(g.cell["params"].get(k) == v for k, v in s.params.items()))
 
 
 def short_error(model, err):
-    """'pthreads: EAGAIN creating task 32,408 of 100,000: pthread_create: ...'
-    -> 'EAGAIN creating task 32,408 of 100,000'."""
-    parts = err.split(": ")
-    if len(parts) > 1 and parts[0] == model:
+    """'warm-up 1 of 2: pthreads: EAGAIN creating task 9,074 of 100,000: pthread_create: ...'
+    -> 'EAGAIN creating task 9,074 of 100,000 (warm-up)'."""
+    parts, where = err.split(": "), ""
+    while len(parts) > 1 and (parts[0] == model or re.fullmatch(r"warm-up \d+ of \d+", parts[0])):
+        where = " (warm-up)" if parts[0].startswith("warm-up") else where
         parts = parts[1:]
-    return parts[0][:90]
+    return parts[0][:90] + where
 
 
 def caption(sweep, groups):
-    """gnuplot commands printing the failed cells under the plot."""
-    lines = []
+    """gnuplot commands printing, under the plot, the cells where every
+    repetition failed: one line per model and workload, listing the values
+    of the parameters that vary, with the first error."""
+    fails = {}
     for g in groups:
         if g.errors and not g.ok:
-            vary = sweep.varying(g.cell["workload"])
-            ps = records.params_text(g.cell["params"], vary)
-            lines.append(f"✗ {g.cell['model']} {g.cell['workload']}{' ' + ps if ps else ''}: "
-                         f"{short_error(g.cell['model'], g.errors[0])}")
+            c = g.cell
+            key = (c["model"], c["workload"], c["procs"], json.dumps(c["options"]))
+            vary = sweep.varying(c["workload"])
+            fails.setdefault(key, ([], g.errors[0]))[0].append(
+                records.params_text(c["params"], vary))
+    lines = []
+    for (m, w, _, _), (settings, err) in fails.items():
+        at = f" at {', '.join(settings)}" if any(settings) else ""
+        lines.append(f"✗ {m} {w}{at}: {short_error(m, err)}")
     if len(lines) > 3:
         lines = lines[:2] + [f"… and {len(lines) - 2} more failed cells (see summary.md)"]
     cmds = [f"set bmargin {4 + len(lines)}"] if lines else []
@@ -133,6 +156,9 @@ def subtitle(sweep, extra="median, 95% CI"):
     prof = sweep.run.get("profile")
     bits = [b for b in (tag, f"{prof} profile" if prof else "", extra) if b]
     return ", ".join(bits)
+
+
+GP_NEWLINE = "\\n"  # a line break inside a gnuplot double-quoted string
 
 
 def _q(s):
@@ -172,11 +198,13 @@ def render(sweep, name, data, body, pdf):
         f.write(data)
     script = PREAMBLE + body.replace("DATA", f"'plot-data/{name}.dat'")
     with open(os.path.join(ddir, name + ".gp"), "w") as f:
-        f.write(f"# {name}: cd {sweep.dir} && gnuplot -e 'set terminal svg; "
+        f.write(f"# {name}: redraw from the sweep directory with\n#   gnuplot -e 'set terminal svg; "
                 f"set output \"{name}.svg\"' plot-data/{name}.gp\n" + script)
     made = []
     for ext in ("svg", "png") + (("pdf",) if pdf else ()):
         out = f"{name}.{ext}"
+        if os.path.exists(os.path.join(sweep.dir, out)):
+            os.unlink(os.path.join(sweep.dir, out))
         text = f"{TERMINALS[ext]}\nset output '{out}'\n{script}\nunset output\n"
         p = subprocess.run(["gnuplot"], input=text, capture_output=True, text=True,
                            cwd=sweep.dir, timeout=120)
@@ -228,7 +256,7 @@ def bar_chart(sweep, name, groups, metric, category, title, ylabel, pdf):
             "set style data histograms\n"
             "set style histogram errorbars gap 1.5 lw 1.2\n"
             "set boxwidth 0.9\nset xtics scale 0\n"
-            + (f"set logscale y\nset yrange [{decade_below(min(allv)):g}:*]\n"
+            + (f"set logscale y\nset yrange [{decade_below(min(allv) / 3):g}:*]\n"
                "set format y '%.0s%c'\n" if log else "set yrange [0:*]\n")
             + caption(sweep, groups)
             + "plot " + ", \\\n     ".join(plots) + "\n")
@@ -299,7 +327,7 @@ def _by_workload(sweep, workload=None):
 def fig_throughput(sweep, workload, pdf):
     """Scaling: throughput against procs for one workload, a line per model."""
     gs = [g for g in sweep.groups if g.cell["workload"] == workload]
-    series = series_of(gs, by_procs=False)
+    series = series_of(gs, by_procs=False, split=varying_params(gs))
     top = max((g2 for g2 in (summary.cell_stats(g, "ops_per_s") for g in gs) if g2),
               key=lambda st: st["ci_high"], default=None)
     if top is None:
@@ -312,8 +340,14 @@ def fig_throughput(sweep, workload, pdf):
     plots = [f"DATA index {i} using 1:2:3:4 with yerrorlines title \"{_q(s.label)}\" "
              f"lc rgb \"{s.colour}\" lw 2 dt {s.dt} pt {s.pt} ps 1.3"
              for i, s in enumerate(series)]
-    sub = subtitle(sweep) + (f"; op = {op}" if op else "")
-    body = (f'set title "{_q(sweep.title)}: {workload}\\n{_q(sub)}"\n'
+    best1 = max((st["median"] for st in (summary.cell_stats(g, "ops_per_s") for g in gs
+                                         if g.cell["procs"] == 1) if st), default=None)
+    if best1 and max(xs) > 1:   # linear speed-up from the best one-core result
+        data += "\n\n" + "\n".join(f"{p} {best1 * p / scale:.6g}" for p in range(1, max(xs) + 1))
+        plots.append(f"DATA index {len(series)} using 1:2 with lines title \"linear from best 1-core\" "
+                     "lc rgb \"#888888\" lw 1.5 dt 3")
+    title = [sweep.title + ": " + workload, subtitle(sweep)] + ([f"op = {op}"] if op else [])
+    body = (f'set title "{GP_NEWLINE.join(_q(t) for t in title)}"\n'
             f'set xlabel "procs (cores the run may use)"\n'
             f'set ylabel "throughput ({unit}ops/s{", log scale" if log else ""})"\n'
             f"set xrange [0.5:{max(xs) + 0.5:g}]\nset xtics 1\n"
@@ -329,7 +363,7 @@ def fig_latency(sweep, workload, pdf):
           and g.cell["params"].get("rate")]
     if not gs:
         return []
-    series = series_of(gs)
+    series = series_of(gs, split=varying_params(gs, ("rate",)))
     rate = lambda g: g.cell["params"]["rate"]  # noqa: E731
     d50, v50, xs = lines_blocks(gs, series, rate, "lat_p50_us")
     d99, v99, _ = lines_blocks(gs, series, rate, "lat_p99_us")
@@ -364,7 +398,7 @@ CDF_POINTS = (("min", 0.0, "0%"), ("p50", 0.30103, "50%"), ("p90", 1.0, "90%"),
 def fig_lateness_cdf(sweep, pdf):
     """Hog latency: the probe's lateness CDF per model and slice (nines scale)."""
     gs = [g for g in sweep.groups if g.cell["workload"] == "hoglat"]
-    series = series_of(gs)
+    series = series_of(gs, split=varying_params(gs))
     blocks, allv = [], []
     for s in series:
         pts = []
@@ -374,8 +408,8 @@ def fig_lateness_cdf(sweep, pdf):
             for key, y, _ in CDF_POINTS:
                 st = summary.cell_stats(g, f"lat_{key}_us")
                 if st:
-                    pts.append((max(st["median"], 0.1), y))
-                    allv.append(max(st["median"], 0.1))
+                    pts.append((max(st["median"], 1.0), y))  # <= 1 us drawn at 1 us
+                    allv.append(max(st["median"], 1.0))
         blocks.append("\n".join(f"{x:.6g} {y:g}" for x, y in pts) or "? ?")
     if not allv:
         return []
@@ -386,9 +420,9 @@ def fig_lateness_cdf(sweep, pdf):
     hog = gs[0].cell["params"] if gs else {}
     body = (f'set title "{_q(sweep.title)} ({hog.get("hogs", "?")} hogs, 1 ms probe sleeps)'
             f'\\n{_q(subtitle(sweep, "median over repetitions of each recorded percentile"))}"\n'
-            'set xlabel "probe wake-up lateness (µs, log scale)"\n'
+            'set xlabel "probe wake-up lateness (µs, log scale; 1 µs or less drawn at 1)"\n'
             'set ylabel "fraction of wake-ups at most this late"\n'
-            f"set logscale x\nset ytics ({tics})\nset yrange [-0.1:3.8]\n"
+            f"set logscale x\nset xrange [1:*]\nset ytics ({tics})\nset yrange [-0.1:3.8]\n"
             "set grid xtics ytics lc rgb '#dddddd'\nset format x '%.0s%c'\n"
             + caption(sweep, gs)
             + "plot " + ", \\\n     ".join(plots) + "\n")
@@ -398,7 +432,7 @@ def fig_lateness_cdf(sweep, pdf):
 def fig_memory(sweep, pdf):
     """Memory: bytes per parked task against the number of tasks; ✗ where a model fails."""
     gs = [g for g in sweep.groups if isinstance(g.cell["params"].get("tasks"), int)]
-    series = series_of(gs)
+    series = series_of(gs, split=varying_params(gs, ("tasks",)))
     tasks = lambda g: g.cell["params"]["tasks"]  # noqa: E731
     data, allv, xs = lines_blocks(gs, series, tasks, "bytes_per_task")
     if not allv:

@@ -132,9 +132,13 @@ def group(records, workload_order=()):
 def _sort_key(cell, order):
     w = cell["workload"]
     return (model_rank(cell["model"]), order.index(w) if w in order else len(order), w,
-            [(k, (0, v, "") if isinstance(v, (int, float)) else (1, 0, str(v)))
-             for k, v in sorted(cell["params"].items())],
-            cell["procs"] or 0, json.dumps(cell["options"], sort_keys=True))
+            _values_key(cell["params"]), cell["procs"] or 0, _values_key(cell["options"]))
+
+
+def _values_key(d):
+    # numbers sort as numbers, so tasks=1000 comes before tasks=10000
+    return [(k, (0, v, "") if isinstance(v, (int, float)) else (1, 0, str(v)))
+            for k, v in sorted(d.items())]
 
 
 def params_text(params, only=None):

@@ -7,26 +7,34 @@ experiments need a fresh process per repetition. All units of a sweep are
 shuffled together with random.Random(seed); the seed is in run.json and in
 every record.
 
-Records. tmbench appends each repetition to a scratch file (-o, atomic per
-record); when its process ends we renumber `rep` (a resumed cell continues
-at the first missing repetition), add the "experiment" object (see
-records.py) and append the lines to records.jsonl with one O_APPEND write
-plus fsync. Nothing else ever writes records.jsonl.
+Records. tmbench writes a process' records to a scratch file (-o; it
+writes them when the process ends, all repetitions at once); we renumber
+`rep` (a resumed cell continues at its first missing repetition), add the
+"experiment" object (see records.py) and append the lines to records.jsonl
+with one O_APPEND write plus fsync, with SIGINT/SIGTERM blocked meanwhile.
+Nothing else writes records.jsonl: a sweep holds an flock on its
+directory, so a second `run` into the same directory stops with exit 2.
 
 Resume. A unit is skipped when records.jsonl already holds all its
 repetitions, or (one-process cells) any failed repetition of the cell: a
 failed repetition ends a tmbench run, and the failure is the data point.
-To redo a cell, delete its lines.
+--retry-failed first moves the failed records to records.retried.jsonl
+(drop_failed), so their cells run again.
 
-Timeouts. Each tmbench process runs in its own session and gets timeout_s
-of wall-clock time; then its whole process group is killed (SIGTERM, then
-SIGKILL 2 s later; peers are children of tmbench), and the first missing
-repetition is recorded as status "failed", error "timeout after Ns". The
-sweep goes on. Crashes and usage errors are recorded the same way.
+Timeouts. Each tmbench process runs in its own session, limited to
+timeout_s x (warm-ups + repetitions) seconds of wall-clock time; then its
+whole process group is killed (SIGTERM, then SIGKILL 2 s later; peers are
+children of tmbench), and its first missing repetition is recorded as
+status "failed", error "timeout after Ns". The sweep goes on. Crashes and
+usage errors are recorded the same way.
 
-SIGINT/SIGTERM. The running process group is killed, the repetitions it
-finished are kept (appended as above), and we exit 130 (143 for SIGTERM).
+SIGINT/SIGTERM. The running process group is killed, every record already
+appended stays, and we exit 130 (143 for SIGTERM). What the killed process
+had measured is lost (tmbench writes at exit), so the granularity of
+durability is one process: one cell, or one repetition with split_reps.
+The next `run` of the same command resumes.
 """
+import fcntl
 import json
 import os
 import random
@@ -54,7 +62,12 @@ class Unit:
         self.cell, self.first, self.count = cell, first, count
 
     def weight(self):
+        """tmbench runs in the process: warm-ups + repetitions."""
         return self.count + self.cell.warmup
+
+    def limit(self):
+        """The process' wall-clock limit: timeout_s per run."""
+        return self.cell.timeout_s * self.weight()
 
 
 def units_of(cell, done):
@@ -121,18 +134,36 @@ def append_records(path, recs):
         os.close(fd)
 
 
+def start(cmd, env, patience=30.0):
+    """Popen tmbench in its own session. A binary that cannot be executed
+    (being relinked by a concurrent build: EACCES, ETXTBSY, ENOENT) is retried
+    for `patience` seconds, then the sweep stops: that is not the cell's fault."""
+    deadline = time.monotonic() + patience
+    while True:
+        try:
+            return subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                    stderr=subprocess.PIPE, env=env, start_new_session=True)
+        except OSError as e:
+            if time.monotonic() > deadline:
+                raise bench.BenchError(f"cannot run {cmd[0]}: {e.strerror} "
+                                       "(finished records are kept; run again to resume)")
+            time.sleep(1.0)
+
+
 def run_unit(unit, ctx):
     """Run one unit; returns (records to append, outcome text)."""
-    scratch = os.path.join(ctx["dir"], f".unit.{os.getpid()}.jsonl")
+    # in a subdirectory: tmbench -o flocks the file's directory, we hold ours
+    sdir = os.path.join(ctx["dir"], ".scratch")
+    os.makedirs(sdir, exist_ok=True)
+    scratch = os.path.join(sdir, "unit.jsonl")
     if os.path.exists(scratch):
         os.unlink(scratch)
-    env = dict(os.environ, TMBENCH_PEER_TIMEOUT=str(max(1, int(unit.cell.timeout_s))))
-    proc = subprocess.Popen(command(ctx["tmbench"], unit, scratch), stdin=subprocess.DEVNULL,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env,
-                            start_new_session=True)
+    limit = unit.limit()
+    env = dict(os.environ, TMBENCH_PEER_TIMEOUT=str(max(1, int(limit))))
+    proc = start(command(ctx["tmbench"], unit, scratch), env)
     timed_out, interrupted, err = False, None, b""
     try:
-        _, err = proc.communicate(timeout=unit.cell.timeout_s)
+        _, err = proc.communicate(timeout=limit)
         signal.pthread_sigmask(signal.SIG_BLOCK, SIGNALS)
     except (subprocess.TimeoutExpired, Interrupted) as e:
         signal.pthread_sigmask(signal.SIG_BLOCK, SIGNALS)  # clean up undisturbed
@@ -171,7 +202,7 @@ def collect(unit, ctx, scratch, returncode, timed_out, interrupted, err):
     ended_by_failure = any(not records.is_ok(r) for r in recs)
     if not interrupted and len(recs) < unit.count and not ended_by_failure:
         if timed_out:
-            why = f"timeout after {unit.cell.timeout_s:g}s"
+            why = f"timeout after {unit.limit():g}s"
         elif returncode is not None and returncode < 0:
             why = f"tmbench killed by {signal.Signals(-returncode).name}"
         else:
@@ -231,6 +262,36 @@ def _raise_interrupted(signum, frame):
     raise Interrupted(signum)
 
 
+def drop_failed(path, aside):
+    """--retry-failed: move every failed record from records.jsonl to `aside`
+    (appended, never lost), rewriting records.jsonl atomically; returns how many."""
+    recs = records.load(path)
+    bad = [r for r in recs if not records.is_ok(r)]
+    if not bad:
+        return 0
+    append_records(aside, bad)
+    tmp = f"{path}.tmp.{os.getpid()}"
+    with open(tmp, "w") as f:
+        for r in recs:
+            if records.is_ok(r):
+                f.write(json.dumps(r, separators=(",", ":")) + "\n")
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    return len(bad)
+
+
+def lock_dir(d):
+    """An exclusive flock on the sweep directory, held until the process exits."""
+    fd = os.open(d, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    return fd
+
+
 def sweep(plan, ctx, progress_stream=sys.stderr):
     """Run every unit not already recorded; returns (units run, failed units)."""
     idx = records.done_index(records.load(ctx["records"]))
@@ -258,5 +319,9 @@ def sweep(plan, ctx, progress_stream=sys.stderr):
     finally:
         for s, h in old.items():
             signal.signal(s, h)
+        try:
+            os.rmdir(os.path.join(ctx["dir"], ".scratch"))
+        except OSError:
+            pass
     return len(units), failed
 

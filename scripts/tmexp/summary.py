@@ -28,6 +28,16 @@ CSV_COLUMNS = ["experiment", "model", "peer", "workload", "params", "procs", "op
                "ci_method", "min", "max", "error"]
 
 
+def sweep_dirs(top):
+    """Every directory under top (top included) that holds a records.jsonl."""
+    out = []
+    for root, dirs, files in os.walk(top):
+        dirs.sort()
+        if "records.jsonl" in files:
+            out.append(root)
+    return out
+
+
 class Sweep:
     """One sweep directory: its manifest, machine, records grouped by cell."""
 
@@ -222,7 +232,9 @@ def failures_md(s):
 
 
 def reach(s, param="tasks"):
-    """model -> (largest value that succeeded, smallest that failed, its error)."""
+    """model -> (largest value with a successful repetition, smallest value
+    where every repetition failed, its error). Cells that failed only some
+    repetitions are listed under Failures, not here."""
     out = {}
     for g in s.groups:
         v = g.cell["params"].get(param)
@@ -231,7 +243,7 @@ def reach(s, param="tasks"):
         best, fail, err = out.get(g.cell["model"], (None, None, None))
         if g.ok and (best is None or v > best):
             best = v
-        if g.errors and (fail is None or v < fail):
+        if not g.ok and g.errors and (fail is None or v < fail):
             fail, err = v, g.errors[0]
         out[g.cell["model"]] = (best, fail, err)
     return out

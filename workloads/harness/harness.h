@@ -86,12 +86,12 @@ struct tmi_rep {
 
 /* What the runner did. */
 struct tmi_result {
-    struct tmi_rep *rep; /* recorded repetitions */
-    int nrep;            /* how many (fewer than reps after a failure) */
-    int procs;           /* effective procs (tm_config() after tm_init) */
-    char placement[64];  /* effective placement policy */
-    int64_t slice_ns;    /* effective slice; 0 = none/unknown */
-    int64_t stack_bytes; /* effective stack size; 0 = unknown */
+    struct tmi_rep *rep;   /* recorded repetitions */
+    int nrep;              /* how many (fewer than reps after a failure) */
+    int procs;             /* effective procs (tm_config() after tm_init) */
+    char placement[64];    /* effective placement policy */
+    int64_t slice_ns;      /* effective slice; 0 = none/unknown */
+    int64_t stack_bytes;   /* effective stack size; 0 = unknown */
     char peer_version[96]; /* a peer's runtime, from its hello line; "" = unknown */
 };
 
@@ -114,6 +114,8 @@ int tmi_cmd_list(int argc, char **argv);
 int tmi_cmd_run(int argc, char **argv);
 int tmi_cmd_serve(int argc, char **argv); /* serve.c */
 int tmi_cmd_load(int argc, char **argv);  /* load.c */
+int tmi_cmd_topo(int argc, char **argv);  /* topo.c */
+int tmi_cmd_demo(int argc, char **argv);  /* demo.c */
 
 /* Print "tmbench: <message>" on stderr as one line; returns 2. */
 int tmi_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -147,8 +149,8 @@ extern const struct tmi_peer tmi_peers[]; /* ends with a NULL name */
 int tmi_peer_path(const struct tmi_peer *p, char *buf, size_t bufsz);
 /* Ask the peer (`PEER info`) for its version and the workloads it has
  * (comma-separated). 0, or -1 with a one-line reason in err. */
-int tmi_peer_info(const struct tmi_peer *p, char *version, size_t vsz, char *workloads,
-                  size_t wsz, char *err, size_t errsz);
+int tmi_peer_info(const struct tmi_peer *p, char *version, size_t vsz, char *workloads, size_t wsz,
+                  char *err, size_t errsz);
 /* How long a peer may stay silent: $TMBENCH_PEER_TIMEOUT seconds (default
  * 600), in ms; -1 when the variable is set but not 1..86400. */
 int tmi_peer_timeout_ms(void);
@@ -170,6 +172,12 @@ int tmi_out_check(const char *path, const char *what, char *err, size_t errsz);
 int tmi_out_append(const char *path, const struct tmi_rec *recs, int n, char *err, size_t errsz);
 /* Write recs to f as JSON Lines or CSV (with a header). 0, or -1. */
 int tmi_out_stream(FILE *f, enum tmi_format fmt, const struct tmi_rec *recs, int n);
+
+/* ---- trace_out.c ---- */
+/* End tracing (trace.h) and write what was recorded to path as Chrome
+ * trace-event JSON, atomically. 0, or -1 with a one-line message in err. */
+int tmi_trace_write(const char *path, const struct tmi_run_opts *o, const struct tmi_result *res,
+                    char *err, size_t errsz);
 
 /* ---- machine.c, build.c ---- */
 void tmi_machine_add(struct tmi_rec *rec); /* the machine{} group */

@@ -188,9 +188,10 @@ static int list_human(void)
     int npeers = built_peers(pi, 8);
     for (int i = 0; i < npeers; i++) {
         unsigned c = pi[i].p->caps;
-        printf("  %-10s %-8s %-10s %-7s %-10s %s\n", pi[i].p->name, c & TM_CAP_PARALLEL ? "yes" : "no",
-               c & TM_CAP_PREEMPTIVE ? "yes" : "no", c & TM_CAP_HANDOFF ? "yes" : "no",
-               c & TM_CAP_MANY_TASKS ? "yes" : "no", pi[i].p->summary);
+        printf("  %-10s %-8s %-10s %-7s %-10s %s\n", pi[i].p->name,
+               c & TM_CAP_PARALLEL ? "yes" : "no", c & TM_CAP_PREEMPTIVE ? "yes" : "no",
+               c & TM_CAP_HANDOFF ? "yes" : "no", c & TM_CAP_MANY_TASKS ? "yes" : "no",
+               pi[i].p->summary);
         if (pi[i].ok) {
             printf("  %-10s %s; workloads:", "", pi[i].version);
             for (char *w = strtok(pi[i].workloads, ","); w; w = strtok(NULL, ","))

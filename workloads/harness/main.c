@@ -19,8 +19,8 @@ static const struct cmd {
     {"run", tmi_cmd_run, "run a workload on a model, one result record per repetition"},
     {"serve", tmi_cmd_serve, "serve echo/http on a model until SIGINT/SIGTERM"},
     {"load", tmi_cmd_load, "out-of-process load generator (open or closed loop)"},
-    {"topo", NULL, "print the placement plan for a topology"},
-    {"demo", NULL, "classroom demonstrations"},
+    {"topo", tmi_cmd_topo, "print the placement plan for a topology"},
+    {"demo", tmi_cmd_demo, "classroom demonstrations (tmbench demo --list)"},
 };
 #define NCMDS ((int)(sizeof cmds / sizeof cmds[0]))
 

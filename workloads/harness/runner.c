@@ -23,6 +23,7 @@
 #include "harness.h"
 #include "hist.h"
 #include "model.h"
+#include "trace.h"
 
 struct runner {
     const struct tmi_run_opts *o; /* what to run */
@@ -206,8 +207,10 @@ int tmi_runner(const struct tmi_run_opts *o, struct tmi_result *res)
         .stack_size = (size_t)o->stack_kb * 1024,
         .trace = o->trace,
     };
+    if (o->trace) tmi_trace_begin(); /* before tm_init: workers start there */
     if (tm_init(&cfg) != 0) {
         int e = errno;
+        tmi_trace_end();
         char what[160];
         snprintf(what, sizeof what, "%s: cannot start with procs=%d placement=%s", o->model->name,
                  res->procs, res->placement);
@@ -228,6 +231,9 @@ int tmi_runner(const struct tmi_run_opts *o, struct tmi_result *res)
     else if (res->nrep == 0)
         no_run(res, TMI_FAILED, "main task", ECANCELED);
     tm_fini();
+    char err[4400];
+    if (o->trace && tmi_trace_write(o->trace, o, res, err, sizeof err) != 0)
+        fprintf(stderr, "tmbench: %s\n", err);
     return 0;
 }
 

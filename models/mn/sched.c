@@ -1,0 +1,737 @@
+/* sched.c — the preemptive M:N model: N worker threads run many tasks.
+ *
+ * Design. `--procs N` starts N worker threads, each bound by the placement
+ * plan (scheduler/place.c) and each owning a run queue shaped like a Go
+ * P's (scheduler/runq.c): a `next` slot, a 256-slot ring, and the shared
+ * global queue behind them. A task runs until it yields, parks, exits or
+ * its worker's timer signal preempts it (scheduler/preempt.c, tick.c), and
+ * then switches *directly* to the next task of the same worker (one switch,
+ * no trip through a scheduler context). Only a worker with nothing queued
+ * goes to its scheduler context, on the thread's own stack (idle.c), which
+ * fires timers, steals by topology distance, polls the network and sleeps.
+ *
+ * Every switch is a switch-with-call: after_switch runs on the *next*
+ * context's stack and only then publishes the task it left — re-queues it,
+ * marks it parked, or frees its stack. So no task is ever visible to
+ * another worker while any thread still runs on its stack (ctx.h).
+ *
+ * Invariants.
+ *  - The switch invariant (preempt.h): at every switch on a worker,
+ *    tmi_preempt_depth() == 1. Every op raises it on entry (op_enter) and
+ *    lowers it on exit; a new task lowers it first thing; the scheduler
+ *    context keeps it at 1. A task switching with a spin lock held hits
+ *    an assertion.
+ *  - Thread-locals (mn_self_worker, tmi_preempt_off, errno) are re-read
+ *    after every switch: the task may resume on another worker. errno is
+ *    carried across switches, so it belongs to the task, not the worker.
+ *  - Task states and waiter states: see mn.h, one paragraph each. Who owns
+ *    a task is always decided by one atomic: a run queue's slots, the
+ *    waiter's state word (W_INIT/W_PARKED/W_READIED/W_TIMEDOUT) or the
+ *    join word.
+ *  - The preempt flag a tick leaves on a task that could not be switched
+ *    safely is honoured at the next op exit (op_exit).
+ *
+ * Timers: one heap for all workers under one spin lock, with its earliest
+ * deadline mirrored in an atomic (mn.tnext) that switches and ticks read
+ * without the lock. Whoever reaches a scheduling point or a tick after a
+ * deadline fires it — any worker — so a sleeper is never stranded behind
+ * a busy worker; an idle worker blocks in the netpoller exactly until the
+ * earliest deadline. Rejected: per-worker heaps (Go 1.14): cheaper to add
+ * to, but a busy worker's due timers then need other workers to steal or
+ * run them and a cross-worker wake-up to be exact. With a handful of
+ * workers the lock is uncontended, and it is taken only to add, cancel or
+ * fire a deadline — never on the plain yield/park path.
+ *
+ * Blocking regions (tm_blocking_*) just block the worker: its timer is
+ * stopped (no EINTR storms, no preemption), idle workers are woken to
+ * steal what is queued behind it. There is no hand-off; that is the
+ * goroutine model's job, and the contrast is part of what the suite shows.
+ *
+ * Rejected: a scheduler context between every two tasks (two switches per
+ * yield); re-queueing a task before its switch completes (another worker
+ * could resume it while we still run on its stack); one global run queue
+ * (every spawn and wake-up would bounce one lock between the cores).
+ */
+#include <errno.h>
+#include <linux/futex.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "mn.h"
+#include "model.h"
+#include "netpoll.h"
+
+struct mn mn;
+_Thread_local struct worker *mn_self_worker;
+
+enum { FREE_TASKS_MAX = 1024, MAX_WORKERS = 1024 };
+
+static double last[32]; /* mn_metrics' previous sums; the metrics caller's (one run) */
+
+/* ---- op entry and exit -------------------------------------------------- */
+
+static inline struct worker *op_enter(void)
+{
+    tmi_preempt_disable();
+    return mn_me();
+}
+
+/* Leave an op; at depth 1 on a worker, honour a pending preempt flag. */
+static void op_exit(void)
+{
+    if (tmi_preempt_depth() == 1) {
+        struct worker *w = mn_me();
+        struct tm_task *cur = w ? atomic_load_explicit(&w->cur, RLX) : NULL;
+        if (cur && cur != &w->idle && !w->blocking &&
+            atomic_load_explicit(&cur->preempt_req, RLX)) {
+            stat_add(&w->st.preempt_coop, 1);
+            mn_switch_away(w, cur, L_PREEMPT);
+        }
+    }
+    tmi_preempt_enable();
+}
+
+/* ---- task structs ------------------------------------------------------- */
+
+static struct tm_task *task_new(struct worker *w)
+{
+    struct tm_task *t = w ? w->free_tasks : NULL;
+    if (t) {
+        w->free_tasks = (struct tm_task *)t->rn.next;
+        w->nfree--;
+        return t;
+    }
+    return malloc(sizeof *t);
+}
+
+static void task_free(struct worker *w, struct tm_task *t)
+{
+    if (w && w->nfree < FREE_TASKS_MAX) {
+        t->rn.next = (struct tmi_rnode *)w->free_tasks;
+        w->free_tasks = t;
+        w->nfree++;
+        return;
+    }
+    free(t);
+}
+
+static void task_init(struct tm_task *t, void (*fn)(void *), void *arg, int detached, uint64_t id)
+{
+    memset(t, 0, sizeof *t);
+    t->fn = fn;
+    t->arg = arg;
+    t->detached = detached;
+    t->id = id;
+    t->timer.slot = -1;
+    t->state = T_RUNNABLE;
+    atomic_init(&t->join, JOIN_NONE);
+    atomic_init(&t->preempt_req, 0);
+}
+
+/* ---- the end of a task, and waking its joiner --------------------------- */
+
+/* ready() without the op wrapper: w may be NULL (not a worker). */
+static void ready_w(struct worker *w, struct tm_waiter *wt)
+{
+    struct tm_task *t = wt->task; /* read first: once READIED the parker may return */
+    /* acq_rel: release publishes the readier's results (a channel value)
+     * to the parker's acquire load; acquire pairs with after_switch's
+     * release CAS to W_PARKED, so t->ctx is visible before we queue t */
+    int old = atomic_exchange_explicit(&wt->state, W_READIED, ACQ_REL);
+    if (old == W_PARKED) mn_make_runnable(w, t, 1);
+    /* W_INIT: the parker sees READIED and does not sleep; W_TIMEDOUT: the
+     * timer already queued it */
+}
+
+/* t has run its last instruction on its stack (or never got one). Hand
+ * it to its joiner, free it if detached, or end the run if it is main. */
+static void task_done(struct worker *w, struct tm_task *t)
+{
+    if (w) stat_add(&w->st.exited, 1);
+    t->state = T_DONE;
+    if (t->is_main) {
+        /* release: tm_run reads t->failed after seeing RUN_DONE */
+        atomic_store_explicit(&mn.run_state, RUN_DONE, REL);
+        mn_futex(&mn.run_state, FUTEX_WAKE, 1);
+        return;
+    }
+    if (t->detached) {
+        task_free(w, t);
+        return;
+    }
+    /* acq_rel: release hands t (failed, id) to the joiner; acquire pairs
+     * with the joiner's CAS that stored its waiter. t may be freed by the
+     * joiner from here on. */
+    uintptr_t j = atomic_exchange_explicit(&t->join, JOIN_DONE, ACQ_REL);
+    if (j != JOIN_NONE) {
+        struct tm_waiter *wt = (struct tm_waiter *)j;
+        if (tm_waiter_claim(wt)) ready_w(w, wt);
+    }
+}
+
+/* ---- the switch --------------------------------------------------------- */
+
+/* Runs on the next context's stack right after a switch, before that
+ * context resumes: publish the context we left, now that it is off its
+ * stack. Keep it short (ctx_san.h). */
+static struct tmi_transfer after_switch(struct tmi_transfer tr)
+{
+    struct tm_task *prev = tr.data;
+    struct worker *w = mn_me(); /* the same thread as before the switch */
+    prev->ctx = tr.ctx;
+    switch (prev->leave) {
+    case L_IDLE:
+        break;
+    case L_YIELD:
+    case L_PREEMPT:
+        prev->state = T_RUNNABLE;
+        /* release (inside put): prev->ctx reaches whoever takes prev */
+        tmi_runq_put(&w->rq, &prev->rn, &mn.gq);
+        if (mn.n > 1 && atomic_load_explicit(&mn.nidle, RLX) > 0) mn_wakep();
+        break;
+    case L_PARK: {
+        struct tm_waiter *wt = prev->park_w;
+        int st = W_INIT;
+        stat_add(&w->st.parks, 1);
+        prev->state = T_PARKED;
+        /* release: prev->ctx and all the task wrote before parking reach
+         * the readier (its acquire exchange) or the timer. After success
+         * prev belongs to the waiter: do not touch it. */
+        if (!atomic_compare_exchange_strong_explicit(&wt->state, &st, W_PARKED, ACQ_REL, ACQ))
+            mn_make_runnable(w, prev, 1); /* readied or timed out while switching */
+        break;
+    }
+    case L_EXIT:
+        tmi_ctx_san_fini(&prev->san);
+        tmi_stack_free(prev->stack);
+        prev->stack = NULL;
+        prev->ctx = NULL;
+        task_done(w, prev);
+        break;
+    }
+    return (struct tmi_transfer){NULL, NULL};
+}
+
+/* Switch from self (the running task or the scheduler context; its
+ * `leave` already set) to next, a started task or the scheduler context.
+ * Returns when something switches back to self, perhaps on another
+ * worker. Caller: a worker, with tmi_preempt_depth() == 1. */
+void mn_run_task(struct worker *w, struct tm_task *self, struct tm_task *next)
+{
+    tm_assert(tmi_preempt_depth() == 1, "mn: switching with preemption disabled twice "
+                                    "(a spin lock held across a park?)");
+    if (self->stack) tmi_stack_check(self->stack);
+    next->state = T_RUNNING;
+    atomic_store_explicit(&w->cur, next, RLX);
+    if (next != &w->idle) {
+        atomic_store_explicit(&w->schedtick, atomic_load_explicit(&w->schedtick, RLX) + 1, RLX);
+        tmi_preempt_arm(&w->pt); /* a no-op unless the worker was idle */
+    }
+    int e = tmi_errno_get();
+    tmi_ctx_san_leave(&self->san, &next->san, self->leave == L_EXIT);
+    tmi_ctx_switch_call(next->ctx, self, after_switch);
+    tmi_ctx_san_enter(&self->san);
+    tmi_errno_set(e); /* on the worker we resumed on */
+}
+
+/* Leave the running task for the next one queued on this worker, or for
+ * the scheduler context when none is. A yield or preemption with nothing
+ * else queued here returns at once. */
+void mn_switch_away(struct worker *w, struct tm_task *self, enum leave why)
+{
+    tm_assert(!w->blocking, "mn: a task switched inside a blocking region");
+    atomic_store_explicit(&self->preempt_req, 0, RLX);
+    struct tm_task *next = mn_pick_local(w);
+    if (!next) {
+        if (why == L_YIELD || why == L_PREEMPT) return;
+        next = &w->idle;
+    }
+    self->leave = why;
+    mn_run_task(w, self, next);
+}
+
+/* ---- picking and starting ----------------------------------------------- */
+
+static void task_main(struct tmi_transfer tr)
+{
+    struct tm_task *self = atomic_load_explicit(&mn_me()->cur, RLX);
+    tmi_ctx_san_enter(&self->san);
+    (void)tr; /* after_switch already dealt with the context we came from */
+    tmi_preempt_enable(); /* 1 -> 0: the switch invariant */
+    self->fn(self->arg);
+    tmi_preempt_disable();
+    mn_switch_away(mn_me(), self, L_EXIT);
+    tm_assert(0, "mn: a finished task was resumed");
+}
+
+/* Give t a stack and a context. On failure t ends without running. */
+static int start(struct worker *w, struct tm_task *t)
+{
+    struct tmi_stack *s = tmi_stack_alloc();
+    if (!s) {
+        stat_add(&w->st.start_failures, 1);
+        t->failed = 1;
+        task_done(w, t);
+        return -1;
+    }
+    s->owner = t;
+    t->stack = s;
+    t->ctx = tmi_ctx_make(tmi_stack_top(s), s->size, task_main);
+    tmi_ctx_san_init(&t->san, s->lo, s->size);
+    if (t->is_main) atomic_store_explicit(&mn.run_state, RUN_GOING, SEQ);
+    return 0;
+}
+
+int mn_start(struct worker *w, struct tm_task *t) { return t->ctx ? 0 : start(w, t); }
+
+/* Up to `max` tasks from the global queue, the rest onto our ring. */
+static struct tm_task *gq_take(struct worker *w, long max)
+{
+    long fair = tmi_gq_len(&mn.gq) / mn.n + 1;
+    if (max > fair) max = fair;
+    if (max > TMI_RUNQ_LEN / 2) max = TMI_RUNQ_LEN / 2;
+    struct tmi_rnode *n = tmi_gq_get(&mn.gq, &w->rq, max);
+    if (!n) return NULL;
+    stat_add(&w->st.global_gets, 1);
+    return task_of(n);
+}
+
+struct tm_task *mn_gq_take(struct worker *w) { return gq_take(w, TMI_RUNQ_LEN / 2); }
+
+/* The next task of this worker, started: due timers and (now and then)
+ * the network first, then `next` (at most 32 times in a row, so a
+ * ping-ponging pair cannot starve the ring), the ring, the global queue
+ * (first on every 61st pick, so it cannot starve either). */
+struct tm_task *mn_pick_local(struct worker *w)
+{
+    mn_fire_timers(w);
+    if ((++w->picks & 63) == 0 && tmi_netpoll_pending() && !atomic_load_explicit(&mn.polling, RLX))
+        tmi_netpoll_poll(0);
+    for (;;) {
+        struct tm_task *t = NULL;
+        if (w->picks % 61 == 0 && tmi_gq_len(&mn.gq)) t = gq_take(w, 1);
+        if (!t) {
+            int from_next;
+            struct tmi_rnode *n = tmi_runq_get(&w->rq, w->nexts >= 32, &from_next);
+            w->nexts = from_next ? w->nexts + 1 : 0;
+            if (n) t = task_of(n);
+        }
+        if (!t && tmi_gq_len(&mn.gq)) t = gq_take(w, TMI_RUNQ_LEN / 2);
+        if (!t) return NULL;
+        if (mn_start(w, t) == 0) return t;
+    }
+}
+
+/* Queue t on w (its `next` slot, or the ring's tail) or, off the
+ * workers, on the global queue; wake an idle worker if w now has more
+ * than it can run at once. */
+void mn_make_runnable(struct worker *w, struct tm_task *t, int next)
+{
+    t->state = T_RUNNABLE;
+    if (!w) {
+        tmi_gq_put(&mn.gq, &t->rn);
+        mn_wakep();
+        return;
+    }
+    int more = 1;
+    if (next)
+        more = tmi_runq_put_next(&w->rq, &t->rn, &mn.gq) || tmi_runq_ring_len(&w->rq) > 0;
+    else
+        tmi_runq_put(&w->rq, &t->rn, &mn.gq);
+    if (mn.n > 1 && more) mn_wakep();
+}
+
+/* ---- the ops ------------------------------------------------------------ */
+
+static struct tm_task *mn_spawn(void (*fn)(void *), void *arg, int detached)
+{
+    struct worker *w = op_enter();
+    struct tm_task *t = task_new(w);
+    if (!t) {
+        op_exit();
+        errno = ENOMEM;
+        return NULL;
+    }
+    uint64_t id = 0;
+    if (w) {
+        uint64_t k = atomic_load_explicit(&w->st.spawned, RLX);
+        stat_add(&w->st.spawned, 1);
+        id = k * (uint64_t)mn.n + (uint64_t)w->id + 1; /* unique without a shared counter */
+    }
+    task_init(t, fn, arg, detached, id);
+    mn_make_runnable(w, t, 1);
+    if (w && mn.n > 1) mn_wakep(); /* spawned work is usually parallel work */
+    op_exit();
+    return t; /* a detached t may already be gone: the caller only tests it */
+}
+
+/* park() without the op wrapper: the caller holds tmi_preempt_off at 1. */
+static int park_w(struct tm_waiter *wt, int64_t deadline)
+{
+    struct worker *w = mn_me();
+    struct tm_task *self = w ? atomic_load_explicit(&w->cur, RLX) : NULL;
+    tm_assert(self && self != &w->idle, "mn: tm_park outside a task");
+    /* acquire: pairs with ready's release (the readier's results) */
+    int st = atomic_load_explicit(&wt->state, ACQ);
+    if (st == W_TIMEDOUT) {
+        /* A second park after tm_park lost the claim at its deadline: the
+         * readier's ready is on its way. Wait for it like a fresh park. */
+        if (atomic_compare_exchange_strong_explicit(&wt->state, &st, W_INIT, ACQ_REL, ACQ))
+            st = W_INIT;
+    }
+    if (st == W_READIED) return 0;
+    if (deadline == 0 || (deadline > 0 && deadline <= tm_now())) return ETIMEDOUT;
+    if (deadline > 0 && mn_timer_add(self, wt, deadline) != 0)
+        return ETIMEDOUT; /* no memory for the heap: degrade to a try */
+    self->park_w = wt;
+    mn_switch_away(w, self, L_PARK);
+    if (deadline > 0) mn_timer_del(self);
+    st = atomic_load_explicit(&wt->state, ACQ);
+    return st == W_READIED ? 0 : ETIMEDOUT;
+}
+
+static int mn_park(struct tm_waiter *wt, int64_t deadline)
+{
+    op_enter();
+    int r = park_w(wt, deadline);
+    op_exit();
+    return r;
+}
+
+static void mn_ready(struct tm_waiter *wt)
+{
+    struct worker *w = op_enter();
+    ready_w(w, wt);
+    op_exit();
+}
+
+static int mn_join(struct tm_task *t)
+{
+    if (t->detached) return tmi_fail(EINVAL, "tm_join: task is detached");
+    struct worker *w = op_enter();
+    tm_assert(w, "mn: tm_join outside a task");
+    /* acquire: pairs with task_done's exchange */
+    uintptr_t j = atomic_load_explicit(&t->join, ACQ);
+    if (j == JOIN_NONE) {
+        struct tm_waiter wt = {.task = atomic_load_explicit(&w->cur, RLX)};
+        atomic_init(&wt.claimed, 0);
+        atomic_init(&wt.state, W_INIT);
+        /* acq_rel: release publishes wt to the finisher; acquire on
+         * failure pairs with its exchange to JOIN_DONE */
+        if (atomic_compare_exchange_strong_explicit(&t->join, &j, (uintptr_t)&wt, ACQ_REL, ACQ)) {
+            int r = park_w(&wt, -1);
+            tm_assert(r == 0, "mn: a join without deadline timed out");
+            j = atomic_load_explicit(&t->join, ACQ);
+        }
+    }
+    tm_assert(j == JOIN_DONE, "mn: joined a task that is not done");
+    int failed = t->failed;
+    unsigned long long id = t->id;
+    task_free(mn_me(), t); /* re-read: the park may have moved us */
+    op_exit();
+    if (failed) return tmi_fail(ENOMEM, "mn: no stack for task %llu", id);
+    return 0;
+}
+
+static void mn_yield(void)
+{
+    struct worker *w = op_enter();
+    struct tm_task *self = w ? atomic_load_explicit(&w->cur, RLX) : NULL;
+    if (self && self != &w->idle)
+        mn_switch_away(w, self, L_YIELD);
+    else
+        sched_yield(); /* not a task: a plain thread */
+    tmi_preempt_enable(); /* the yield was the preemption point */
+}
+
+static struct tm_task *mn_self(void)
+{
+    struct worker *w = op_enter();
+    struct tm_task *t = w ? atomic_load_explicit(&w->cur, RLX) : NULL;
+    if (w && t == &w->idle) t = NULL;
+    op_exit();
+    return t;
+}
+
+static int mn_wait_fd(int fd, int events, int64_t deadline)
+{
+    return tmi_netpoll_wait_fd(fd, events, deadline);
+}
+
+static void mn_blocking_enter(void)
+{
+    struct worker *w = op_enter();
+    if (w && atomic_load_explicit(&w->cur, RLX) != &w->idle) {
+        w->blocking = 1;
+        tmi_preempt_disarm(&w->pt);
+        /* the tasks queued behind us would wait for the whole call */
+        if (mn.n > 1 && !tmi_runq_empty(&w->rq)) mn_wakep();
+    }
+    tmi_preempt_enable(); /* no flag check: a switch here would strand `blocking` */
+}
+
+static void mn_blocking_exit(void)
+{
+    struct worker *w = op_enter();
+    if (w && w->blocking) {
+        w->blocking = 0;
+        tmi_preempt_arm(&w->pt);
+    }
+    op_exit();
+}
+
+/* ---- start-up, the main task, shut-down --------------------------------- */
+
+static size_t describe(const struct tmi_stack *s, char *buf, size_t len)
+{
+    const struct tm_task *t = s->owner;
+    char tmp[24];
+    int n = 0;
+    uint64_t id = t ? t->id : 0;
+    do tmp[n++] = (char)('0' + id % 10);
+    while ((id /= 10) && n < 20);
+    size_t o = 0;
+    const char *p = "task ";
+    while (*p && o < len) buf[o++] = *p++;
+    while (n > 0 && o < len) buf[o++] = tmp[--n];
+    return o;
+}
+
+static _Atomic int nstarted; /* workers through their start-up; futex */
+
+static void *worker_main(void *arg)
+{
+    struct worker *w = arg;
+    mn_self_worker = w;
+    int err = 0;
+    if (tmi_place_apply(mn.topo, &mn.plan, w->id) != 0 || tmi_stack_thread_init() != 0 ||
+        tmi_preempt_thread_init(&w->pt, mn.slice_ns) != 0)
+        err = errno ? errno : EINVAL;
+    w->start_err = err;
+    tmi_ctx_san_init_thread(&w->idle.san);
+    w->idle.state = T_RUNNING;
+    atomic_store_explicit(&w->cur, &w->idle, RLX);
+    tmi_preempt_disable(); /* the scheduler context runs at 1 */
+    /* release: start_err reaches mn_init */
+    atomic_fetch_add_explicit(&nstarted, 1, REL);
+    mn_futex(&nstarted, FUTEX_WAKE, 1);
+    while (!err) {
+        struct tm_task *t = mn_find_runnable(w);
+        if (!t) break;
+        w->idle.leave = L_IDLE;
+        mn_run_task(w, &w->idle, t); /* back when this worker runs dry */
+    }
+    tmi_preempt_thread_fini(&w->pt);
+    tmi_ctx_san_fini(&w->idle.san);
+    tmi_stack_thread_fini();
+    tmi_preempt_enable();
+    mn_self_worker = NULL;
+    return NULL;
+}
+
+static void free_workers(void)
+{
+    for (int i = 0; mn.w && i < mn.n; i++) {
+        struct worker *w = &mn.w[i];
+        while (w->free_tasks) {
+            struct tm_task *t = w->free_tasks;
+            w->free_tasks = (struct tm_task *)t->rn.next;
+            free(t);
+        }
+        free(w->victims);
+    }
+    free(mn.w);
+    mn.w = NULL;
+}
+
+static void stop_workers(int started)
+{
+    atomic_store_explicit(&mn.stopping, 1, SEQ);
+    mn_wake_all();
+    for (int i = 0; i < started; i++) pthread_join(mn.w[i].thread, NULL);
+}
+
+static void mn_fini(void)
+{
+    stop_workers(mn.n);
+    free_workers();
+    tmi_place_plan_free(&mn.plan);
+    tmi_topo_free(mn.topo);
+    tmi_timers_term(&mn.timers);
+    tmi_preempt_fini();
+    tmi_netpoll_term();
+    tmi_stack_fini();
+}
+
+static int mn_init(struct tm_config *cfg)
+{
+    memset(&mn, 0, sizeof mn);
+    atomic_store(&nstarted, 0);
+    if (tmi_topo_load(&mn.topo, NULL, NULL) != 0) return -1;
+    struct tmi_topo_info ti;
+    tmi_topo_info(mn.topo, &ti);
+    if (cfg->procs == 0) cfg->procs = ti.pus;
+    if (cfg->procs > MAX_WORKERS) {
+        tmi_topo_free(mn.topo);
+        return tmi_fail(EINVAL, "mn: --procs %d: at most %d workers", cfg->procs, MAX_WORKERS);
+    }
+    if (tmi_place_plan(mn.topo, cfg->placement, cfg->procs, &mn.plan) != 0) {
+        tmi_topo_free(mn.topo);
+        return -1;
+    }
+    if (cfg->slice_ns <= 0) cfg->slice_ns = 1000000;
+    mn.n = cfg->procs;
+    mn.slice_ns = cfg->slice_ns;
+    struct tmi_stack_opts opts = {.size = cfg->stack_size, .guard_max = -1, .keep = -1};
+    int err = 0;
+    if (tmi_stack_init(&opts) != 0) {
+        err = tmi_fail(errno, "mn: bad stack size %zu KiB", cfg->stack_size / 1024);
+        goto out_plan;
+    }
+    tmi_stack_set_overflow_hook("mn", describe);
+    if (tmi_netpoll_init() != 0) {
+        err = tmi_fail(errno, "mn: netpoller: %s", strerror(errno));
+        goto out_stack;
+    }
+    if (tmi_preempt_init(mn_tick) != 0) {
+        err = -1;
+        goto out_netpoll;
+    }
+    tmi_timers_init(&mn.timers);
+    atomic_store(&mn.tnext, INT64_MAX);
+    atomic_store(&mn.run_state, RUN_DONE);
+    memset(last, 0, sizeof last);
+    tmi_gq_init(&mn.gq);
+    mn.w = aligned_alloc(64, sizeof(struct worker) * (size_t)mn.n);
+    if (!mn.w) {
+        err = tmi_fail(ENOMEM, "mn: out of memory for %d workers", mn.n);
+        goto out_preempt;
+    }
+    memset(mn.w, 0, sizeof(struct worker) * (size_t)mn.n);
+    for (int i = 0; i < mn.n; i++) {
+        struct worker *w = &mn.w[i];
+        w->id = i;
+        tmi_runq_init(&w->rq);
+        mn_steal_order(w);
+        if (!w->victims) {
+            err = tmi_fail(ENOMEM, "mn: out of memory");
+            goto out_workers;
+        }
+    }
+    int started = 0;
+    for (; started < mn.n; started++) {
+        int e = pthread_create(&mn.w[started].thread, NULL, worker_main, &mn.w[started]);
+        if (e) {
+            err = tmi_fail(e, "mn: cannot start worker %d: %s", started, strerror(e));
+            break;
+        }
+    }
+    int n;
+    /* acquire: pairs with each worker's release increment */
+    while ((n = atomic_load_explicit(&nstarted, ACQ)) < started) mn_futex(&nstarted, FUTEX_WAIT, n);
+    for (int i = 0; !err && i < started; i++)
+        if (mn.w[i].start_err)
+            err = tmi_fail(mn.w[i].start_err, "mn: worker %d could not start (placement '%s'): %s",
+                           i, mn.plan.policy, strerror(mn.w[i].start_err));
+    if (!err) {
+        mn.started_ns = tm_now();
+        return 0;
+    }
+    stop_workers(started);
+out_workers:
+    free_workers();
+out_preempt:
+    tmi_timers_term(&mn.timers);
+    tmi_preempt_fini();
+out_netpoll:
+    tmi_netpoll_term();
+out_stack:
+    tmi_stack_fini();
+out_plan:
+    tmi_place_plan_free(&mn.plan);
+    tmi_topo_free(mn.topo);
+    mn.topo = NULL;
+    return err;
+}
+
+static int mn_run(void (*main)(void *), void *arg)
+{
+    struct tm_task *t = malloc(sizeof *t);
+    if (!t) return tmi_fail(ENOMEM, "mn: out of memory for the main task");
+    task_init(t, main, arg, 0, 0);
+    t->is_main = 1;
+    atomic_store_explicit(&mn.run_state, RUN_QUEUED, SEQ);
+    mn_make_runnable(NULL, t, 0); /* the global queue; wakes a worker */
+    int st;
+    /* acquire: pairs with task_done's release */
+    while ((st = atomic_load_explicit(&mn.run_state, ACQ)) == RUN_QUEUED || st == RUN_GOING)
+        mn_futex(&mn.run_state, FUTEX_WAIT, st);
+    if (st == RUN_DEADLOCK) {
+        long live = 0;
+        for (int i = 0; i < mn.n; i++)
+            live += (long)(atomic_load(&mn.w[i].st.spawned) - atomic_load(&mn.w[i].st.exited));
+        return tmi_fail(EDEADLK, "mn: deadlock: every worker idle, the main task and %ld others "
+                                 "parked with no timer or IO to wake them", live);
+    }
+    int failed = t->failed;
+    free(t);
+    if (failed) return tmi_fail(ENOMEM, "mn: no stack for the main task");
+    return 0;
+}
+
+/* ---- metrics: counters since the previous call (so, per repetition) ---- */
+
+static void mn_metrics(void (*add)(void *, const char *, double), void *ctx)
+{
+    static const char *const names[] = {
+        "steals_smt",     "steals_l2",     "steals_l3",    "steals_package", "steals_remote",
+        "preemptions",    "preempt_flagged", "preempt_coop", "parks",        "worker_sleeps",
+        "netpoll_blocks", "global_gets",   "start_failures",
+    };
+    enum { NCOUNT = sizeof names / sizeof names[0] };
+    double sum[NCOUNT] = {0};
+    for (int i = 0; i < mn.n; i++) {
+        struct mn_stats *s = &mn.w[i].st;
+        _Atomic uint64_t *c[NCOUNT] = {
+            &s->steals[0],     &s->steals[1],    &s->steals[2], &s->steals[3],
+            &s->steals[4],     &s->preempt_async, &s->preempt_flag, &s->preempt_coop,
+            &s->parks,         &s->sleeps,       &s->polls,     &s->global_gets,
+            &s->start_failures,
+        };
+        for (int k = 0; k < NCOUNT; k++) sum[k] += (double)atomic_load_explicit(c[k], RLX);
+    }
+    for (int k = 0; k < NCOUNT; k++) {
+        add(ctx, names[k], sum[k] - last[k]);
+        last[k] = sum[k];
+    }
+    struct tmi_stack_stats st;
+    tmi_stack_stats(&st);
+    add(ctx, "workers", mn.n);
+    add(ctx, "slice_us", (double)mn.slice_ns / 1000.0);
+    add(ctx, "preempt_async", tmi_preempt_async());
+    add(ctx, "stacks_guarded", (double)st.guarded);
+    add(ctx, "stacks_carved", (double)st.carved);
+}
+
+const struct tm_model_ops tm_model_mn = {
+    .name = "mn",
+    .summary = "preemptive M:N: --procs workers placed by --placement (hwloc), per-worker "
+               "queues, stealing by topology distance, timer-signal preemption every "
+               "--slice-us (default 1000); a blocking read() blocks its worker only",
+    .caps = TM_CAP_PARALLEL | TM_CAP_PREEMPTIVE | TM_CAP_MANY_TASKS,
+    .init = mn_init,
+    .fini = mn_fini,
+    .run = mn_run,
+    .spawn = mn_spawn,
+    .join = mn_join,
+    .yield = mn_yield,
+    .self = mn_self,
+    .park = mn_park,
+    .ready = mn_ready,
+    .wait_fd = mn_wait_fd,
+    .blocking_enter = mn_blocking_enter,
+    .blocking_exit = mn_blocking_exit,
+    .metrics = mn_metrics,
+};

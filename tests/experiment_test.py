@@ -1,0 +1,276 @@
+#!/usr/bin/env python3
+"""Tests of scripts/experiment: run, resume, interruption, timeouts, bad
+files, plot, compare, and the statistics.
+
+Usage: experiment_test.py TMBENCH CASE
+  CASE: run_resume | interrupt | timeout | malformed | plot | stats
+Standard library only; every check is an assertion that fails the test.
+"""
+import glob
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+TMBENCH = os.path.abspath(sys.argv[1])
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+EXPERIMENT = os.path.join(ROOT, "scripts", "experiment")
+sys.path.insert(0, os.path.join(ROOT, "scripts"))
+
+TINY = """
+[experiment]
+name = "tiny"
+figure = "ns_per_op"
+models = ["pthreads", "coro", "mn"]      # mn may be absent: skipped with a note
+procs = 1
+reps = 2
+warmup = 0
+timeout_s = 30
+[workload.yield]
+params = { tasks = 2, iters = [100, 200] }
+[workload.pingpong]
+params = { iters = 100 }
+[profile.quick]
+[profile.full]
+experiment = { reps = 3 }
+"""
+
+
+def run(*args, check=None, **kw):
+    p = subprocess.run([sys.executable, EXPERIMENT, *args], capture_output=True, text=True,
+                       timeout=120, **kw)
+    if check is not None:
+        assert p.returncode == check, (args, p.returncode, p.stdout, p.stderr)
+    return p
+
+
+def write(tmp, name, text):
+    path = os.path.join(tmp, name)
+    with open(path, "w") as f:
+        f.write(text)
+    return path
+
+
+def records_of(out, name):
+    path = os.path.join(out, "t", name, "records.jsonl")
+    if not os.path.exists(path):
+        return []
+    with open(path) as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def keys_of(recs):
+    return [(r["model"], r["workload"], json.dumps(r["params"], sort_keys=True), r["procs"],
+             r["rep"]) for r in recs]
+
+
+def sweep(tmp, toml, name, *extra, check=0):
+    out = os.path.join(tmp, "out")
+    p = run("run", write(tmp, name + ".toml", toml), "--out", out, "--tmbench", TMBENCH,
+            "--machine-tag", "t", *extra, check=check)
+    return out, p
+
+
+def run_resume():
+    """A tiny sweep writes records + machine.json; a second run redoes nothing."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out, p = sweep(tmp, TINY, "tiny")
+        recs = records_of(out, "tiny")
+        models = {r["model"] for r in recs}
+        assert {"pthreads", "coro"} <= models <= {"pthreads", "coro", "mn"}, models
+        assert len(recs) == len(models) * 3 * 2, (len(recs), p.stderr)  # 3 cells x 2 reps
+        assert all(r["status"] == "ok" for r in recs), [r.get("error") for r in recs]
+        assert len(set(keys_of(recs))) == len(recs), "duplicate records"
+        assert all(r["experiment"]["name"] == "tiny" and r["experiment"]["seed"] == 1
+                   for r in recs)
+        d = os.path.join(out, "t", "tiny")
+        with open(os.path.join(d, "machine.json")) as f:
+            m = json.load(f)
+        for k in ("tag", "machine", "build", "lstopo", "uname", "models"):
+            assert k in m, f"machine.json lacks {k}"
+        assert m["build"].get("compiler"), m["build"]
+        with open(os.path.join(d, "run.json")) as f:
+            assert json.load(f)["profile"] == "quick"
+        if "mn" not in {x["name"] for x in m["models"]}:
+            assert "mn" in p.stderr and "skipped" in p.stderr, p.stderr
+        before = open(os.path.join(d, "records.jsonl")).read()
+        out, p = sweep(tmp, TINY, "tiny")
+        assert "0 tmbench runs to do" in p.stderr, p.stderr
+        assert open(os.path.join(d, "records.jsonl")).read() == before, "resume redid cells"
+        # another profile into the same directory is refused
+        _, p = sweep(tmp, TINY, "tiny", "--profile", "full", check=2)
+        assert len(p.stderr.strip().splitlines()) == 1, p.stderr
+
+
+INTERRUPTIBLE = """
+[experiment]
+name = "slow"
+models = ["pthreads", "coro"]
+procs = 1
+reps = 2
+warmup = 0
+timeout_s = 30
+[workload.hoglat]
+params = { hogs = 1, duration_ms = [100, 150, 200, 250] }
+[profile.quick]
+"""
+
+
+def interrupt():
+    """SIGINT mid-sweep keeps finished records and exits 130; a rerun completes."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "out")
+        path = write(tmp, "slow.toml", INTERRUPTIBLE)
+        proc = subprocess.Popen([sys.executable, EXPERIMENT, "run", path, "--out", out,
+                                 "--tmbench", TMBENCH, "--machine-tag", "t"],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 60
+        while not records_of(out, "slow") and time.monotonic() < deadline:
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+        assert proc.returncode == 130, (proc.returncode, err)
+        got = records_of(out, "slow")
+        assert 0 < len(got) < 16, (len(got), err)
+        assert "interrupted" in err, err
+        assert not glob.glob(os.path.join(out, "t", "slow", ".scratch", "*")), "scratch left"
+        with open(os.path.join(out, "t", "slow", "run.json")) as f:
+            assert json.load(f)["runs"][-1]["status"] == "interrupted"
+        run("run", path, "--out", out, "--tmbench", TMBENCH, "--machine-tag", "t", check=0)
+        recs = records_of(out, "slow")
+        assert len(recs) == 16, len(recs)
+        assert len(set(keys_of(recs))) == 16, "duplicate records after resume"
+        assert recs[: len(got)] == got, "finished records were changed"
+
+
+HANGS = """
+[experiment]
+name = "hang"
+models = ["pthreads"]
+procs = 1
+reps = 2
+warmup = 0
+[workload.yield]
+params = { iters = 100 }
+timeout_s = 60
+[workload.hoglat]
+params = { hogs = 1, duration_ms = 20000 }
+timeout_s = 0.4          # x (0 warm-ups + 2 reps) = 0.8 s
+[profile.quick]
+"""
+
+
+def timeout():
+    """A cell over its time limit is killed, recorded as failed, and the sweep goes on."""
+    with tempfile.TemporaryDirectory() as tmp:
+        t0 = time.monotonic()
+        out, p = sweep(tmp, HANGS, "hang")
+        assert time.monotonic() - t0 < 20, "the hanging cell was not killed"
+        recs = records_of(out, "hang")
+        bad = [r for r in recs if r["workload"] == "hoglat"]
+        good = [r for r in recs if r["workload"] == "yield"]
+        assert len(good) == 2 and all(r["status"] == "ok" for r in good), good
+        assert len(bad) == 1, bad
+        assert bad[0]["status"] == "failed" and bad[0]["error"] == "timeout after 0.8s", bad[0]
+        assert bad[0]["schema"] == "tmbench/1" and bad[0]["rep"] == 0
+        out, p = sweep(tmp, HANGS, "hang")   # the timed-out cell is done: not retried
+        assert len(records_of(out, "hang")) == 3
+        out, p = sweep(tmp, HANGS, "hang", "--retry-failed")  # ...unless asked
+        recs = records_of(out, "hang")
+        assert len(recs) == 3 and sum(r["status"] == "failed" for r in recs) == 1, recs
+        with open(os.path.join(out, "t", "hang", "records.retried.jsonl")) as f:
+            assert [json.loads(x)["error"] for x in f] == ["timeout after 0.8s"]
+
+
+BASE = """[experiment]
+models = ["pthreads"]
+reps = 1
+[workload.yield]
+params = { iters = 100 }
+[profile.quick]
+"""
+MALFORMED = {  # name: (edit of BASE, text the one-line message must hold)
+    "syntax": (("reps = 1", "reps = = 1"), "line 3"),
+    "type": (("reps = 1", 'reps = "five"'), "experiment.reps"),
+    "unknown_key": (("reps = 1", "reps = 1\nrepz = 2"), "experiment.repz"),
+    "model": (('"pthreads"', '"pthread"'), "experiment.models[0]"),
+    "workload": (("workload.yield", "workload.yeild"), "workload.yeild"),
+    "param": (("iters = 100", "iter = 100"), "workload.yield.params.iter"),
+    "param_value": (("iters = 100", "iters = 0"), "workload.yield.params.iters"),
+    "profile": (("[profile.quick]", "[profile.quick]\nworkload.yield.params = { tasks = \"x\" }"),
+                "profile.quick.workload.yield.params.tasks"),
+    "procs": (("reps = 1", "reps = 1\nprocs = [0]"), "experiment.procs"),
+}
+
+
+def malformed():
+    """Each bad file: exit 2, one line on stderr naming the file and the key."""
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, ((old, new), needle) in MALFORMED.items():
+            assert old in BASE, name
+            path = write(tmp, f"{name}.toml", BASE.replace(old, new, 1))
+            p = run("run", path, "--out", os.path.join(tmp, "out"), "--tmbench", TMBENCH)
+            lines = p.stderr.strip().splitlines()
+            assert p.returncode == 2, (name, p.returncode, p.stderr)
+            assert len(lines) == 1, (name, p.stderr)
+            assert f"{name}.toml" in lines[0] and needle in lines[0], (name, lines[0])
+            assert "Traceback" not in p.stderr
+        assert not os.path.exists(os.path.join(tmp, "out")), "a bad file started a sweep"
+
+
+def plot():
+    """plot writes summary.csv, summary.md and figures; compare prints U tests."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out, _ = sweep(tmp, TINY, "tiny")
+        run("plot", out, check=0)
+        d = os.path.join(out, "t", "tiny")
+        with open(os.path.join(d, "summary.csv")) as f:
+            rows = f.read().splitlines()
+        assert rows[0].startswith("experiment,model,peer,workload,params,procs"), rows[0]
+        assert any(",coro,0,yield," in r and ",ns_per_op," in r for r in rows), rows[:5]
+        md = open(os.path.join(d, "summary.md")).read()
+        assert "| model |" in md and "ns/op" in md, md
+        if shutil.which("gnuplot"):
+            for ext in ("svg", "png"):
+                f = os.path.join(d, f"ns-per-op.{ext}")
+                assert os.path.getsize(f) > 1000, f
+        out2 = os.path.join(tmp, "out2")
+        shutil.copytree(out, out2)
+        p = run("compare", out, out2, check=0)
+        assert "_pvalue" in p.stdout and "U Test" in p.stdout, p.stdout
+        assert "tiny/coro/yield" in p.stdout, p.stdout
+
+
+def stats():
+    """Mann-Whitney U and the median's CI on known cases."""
+    from tmexp.stats import mann_whitney_u, median, median_ci
+    # Mann & Whitney's textbook example as in SciPy's documentation
+    males, females = [19, 22, 16, 29, 24], [20, 11, 17, 12]
+    u, p, how = mann_whitney_u(males, females)
+    assert (u, how) == (17.0, "exact") and abs(p - 0.111111) < 1e-6, (u, p, how)
+    u, p, how = mann_whitney_u(males, females, method="normal")
+    assert abs(p - 0.1113469) < 1e-6, p                    # SciPy, asymptotic
+    u, p, how = mann_whitney_u([1, 2, 2, 3], [2, 3, 4, 5])  # ties: normal + tie correction
+    assert (u, how) == (2.5, "normal") and abs(p - 0.136658) < 1e-5, (u, p, how)
+    u, p, _ = mann_whitney_u([1, 2, 3], [4, 5, 6])
+    assert u == 0 and abs(p - 0.1) < 1e-12, p               # 2 / C(6,3)
+    assert mann_whitney_u([1, 2, 3], [1, 2, 3])[1] == 1.0
+    # median CI: n=10 -> [x(2), x(9)] at 97.85 %; n=20 -> [x(6), x(15)]; n=5 -> min-max
+    lo, hi, cov, how = median_ci(list(range(10, 0, -1)))
+    assert (lo, hi, how) == (2, 9, "order-statistic") and abs(cov - 0.978515625) < 1e-9
+    assert median_ci(list(range(1, 21)))[:2] == (6, 15)
+    assert median_ci([5, 1, 3, 2, 4]) == (1, 5, 0.9375, "min-max")
+    assert median([3, 1, 2]) == 2 and median([4, 1, 2, 3]) == 2.5
+
+
+CASES = {f.__name__: f for f in (run_resume, interrupt, timeout, malformed, plot, stats)}
+
+if __name__ == "__main__":
+    if len(sys.argv) != 3 or sys.argv[2] not in CASES:
+        sys.exit(f"usage: experiment_test.py TMBENCH {{{'|'.join(CASES)}}}")
+    CASES[sys.argv[2]]()
+    print(f"experiment_test {sys.argv[2]}: ok")
