@@ -7,7 +7,8 @@
  *   range  := INDEX | INDEX "-" INDEX      decimal OS PU indices, lo <= hi
  *
  *   none     no binding; the plan still gives every worker all PUs, so the
- *            steal distances say "anywhere in the machine".
+ *            steal distances say "anywhere in the machine". Apply only
+ *            nudges worker i onto the i-th PU of compact order at start.
  *   compact  worker i on the i-th PU in hwloc's logical order: fill the PUs
  *            of a core, then the cores of a cache, then a package.
  *   scatter  spread: packages (and NUMA nodes under them) first, then
@@ -230,6 +231,7 @@ void tmi_place_plan_free(struct tmi_place_plan *plan)
 {
     free(plan->pu_off);
     free(plan->pu);
+    free(plan->hint);
     free(plan->level);
     memset(plan, 0, sizeof *plan);
 }
@@ -245,7 +247,8 @@ int tmi_place_plan(const struct tmi_topo *t, const char *policy, int n,
     int *order = NULL;
     if (strcmp(policy, "none") == 0) {
         none = 1;
-        k = 0;
+        if (!(order = malloc((size_t)npus * sizeof *order))) return tmi_fail(ENOMEM, "place: out of memory");
+        k = order_compact(h, order); /* for the start-up nudge */
     } else if (strcmp(policy, "compact") == 0 || strcmp(policy, "scatter") == 0) {
         if (!(order = malloc((size_t)npus * sizeof *order))) return tmi_fail(ENOMEM, "place: out of memory");
         k = policy[0] == 'c' ? order_compact(h, order) : order_scatter(h, order);
@@ -266,8 +269,9 @@ int tmi_place_plan(const struct tmi_topo *t, const char *policy, int n,
     plan->pu_off = malloc(((size_t)n + 1) * sizeof *plan->pu_off);
     plan->pu = malloc((size_t)n * per * sizeof *plan->pu);
     plan->level = malloc((size_t)n * (size_t)n);
+    if (none) plan->hint = malloc((size_t)n * sizeof *plan->hint);
     hwloc_bitmap_t *sets = calloc((size_t)n, sizeof *sets), u = hwloc_bitmap_alloc();
-    int err = !plan->pu_off || !plan->pu || !plan->level || !sets || !u;
+    int err = !plan->pu_off || !plan->pu || !plan->level || !sets || !u || (none && !plan->hint);
     for (int i = 0; i < n && !err; i++) {
         plan->pu_off[i] = (int)(i * per);
         if (!(sets[i] = hwloc_bitmap_alloc())) {
@@ -279,6 +283,7 @@ int tmi_place_plan(const struct tmi_topo *t, const char *policy, int n,
             hwloc_bitmap_copy(sets[i], hwloc_topology_get_topology_cpuset(h));
             hwloc_bitmap_foreach_begin(os, sets[i]) plan->pu[i * per + (size_t)j++] = os;
             hwloc_bitmap_foreach_end();
+            plan->hint[i] = order[i % k];
         } else {
             plan->pu[i] = order[i % k];
             hwloc_bitmap_only(sets[i], (unsigned)order[i % k]);
@@ -309,7 +314,6 @@ int tmi_place_plan(const struct tmi_topo *t, const char *policy, int n,
 static int bind(const struct tmi_topo *t, const struct tmi_place_plan *plan, int first, int last,
                 int flags)
 {
-    if (!plan->binds) return 0;
     if (!hwloc_topology_is_thissystem(t->h))
         return tmi_fail(EINVAL, "place: cannot bind to a %s topology", t->info.source);
     hwloc_bitmap_t set = hwloc_bitmap_alloc();
@@ -324,12 +328,27 @@ static int bind(const struct tmi_topo *t, const struct tmi_place_plan *plan, int
     return 0;
 }
 
+/* none: a moment on the hint PU, then every PU again. Best effort. */
+static void nudge(const struct tmi_topo *t, const struct tmi_place_plan *plan, int i)
+{
+    if (!plan->hint || !hwloc_topology_is_thissystem(t->h)) return;
+    hwloc_bitmap_t one = hwloc_bitmap_alloc();
+    if (!one) return;
+    hwloc_bitmap_only(one, (unsigned)plan->hint[i]);
+    if (hwloc_set_cpubind(t->h, one, HWLOC_CPUBIND_THREAD) == 0) bind(t, plan, i, i, HWLOC_CPUBIND_THREAD);
+    hwloc_bitmap_free(one);
+}
+
 int tmi_place_apply(const struct tmi_topo *t, const struct tmi_place_plan *plan, int i)
 {
+    if (!plan->binds) {
+        nudge(t, plan, i);
+        return 0;
+    }
     return bind(t, plan, i, i, HWLOC_CPUBIND_THREAD);
 }
 
 int tmi_place_apply_process(const struct tmi_topo *t, const struct tmi_place_plan *plan)
 {
-    return bind(t, plan, 0, plan->nworkers - 1, HWLOC_CPUBIND_PROCESS);
+    return plan->binds ? bind(t, plan, 0, plan->nworkers - 1, HWLOC_CPUBIND_PROCESS) : 0;
 }

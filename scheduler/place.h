@@ -51,10 +51,12 @@ extern const char *const tmi_place_level_name[TMI_LV_COUNT];
 /* A plan: pure data, independent of the topology it came from. */
 struct tmi_place_plan {
     int nworkers;         /* N */
-    int binds;            /* 0 for policy none: apply leaves threads alone */
+    int binds;            /* 0 for policy none: threads stay unbound (apply nudges) */
     char policy[64];      /* the policy as given (truncated) */
     int *pu_off;          /* worker i's PUs are pu[pu_off[i] .. pu_off[i+1]) */
     int *pu;              /* OS indices, ascending within a worker */
+    int *hint;            /* none only: the PU each worker starts on (compact
+                             order), else NULL; see tmi_place_apply */
     unsigned char *level; /* level[i * N + j]: enum tmi_place_level of workers i, j */
 };
 
@@ -78,9 +80,14 @@ static inline enum tmi_place_level tmi_place_level(const struct tmi_place_plan *
     return (enum tmi_place_level)p->level[i * p->nworkers + j];
 }
 
-/* Bind the calling thread to worker i's PUs (nothing when !plan->binds).
+/* Bind the calling thread to worker i's PUs. Under none the thread ends up
+ * unbound (all PUs) but is first moved onto hint[i] for a moment: a nudge
+ * so the kernel starts the workers on different PUs, where each one's
+ * later wake-ups then land (the kernel wakes a thread on its previous PU
+ * when that one is idle). Without it a virtual machine's kernel was seen
+ * running two freshly woken workers on one core for tens of milliseconds.
  * t must be this machine's topology. Errors: as hwloc_set_cpubind, EINVAL
- * a synthetic or XML topology. */
+ * a synthetic or XML topology (for a binding policy). */
 int tmi_place_apply(const struct tmi_topo *t, const struct tmi_place_plan *plan, int i);
 
 /* Bind the whole process to the union of the plan's PUs (pthreads: its

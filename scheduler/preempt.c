@@ -341,23 +341,34 @@ void tmi_preempt_thread_fini(struct tmi_preempt_timer *pt)
     have_altstack = 0;
 }
 
-static void set(struct tmi_preempt_timer *pt, int64_t ns)
+static struct timespec ts_of(int64_t ns)
 {
-    struct timespec t = {.tv_sec = ns / 1000000000, .tv_nsec = ns % 1000000000};
-    struct itimerspec its = {.it_interval = t, .it_value = t};
+    return (struct timespec){.tv_sec = ns / 1000000000, .tv_nsec = ns % 1000000000};
+}
+
+/* First tick in `first` ns, then every `every` ns; 0, 0 stops it. */
+static void set(struct tmi_preempt_timer *pt, int64_t first, int64_t every)
+{
+    struct itimerspec its = {.it_interval = ts_of(every), .it_value = ts_of(first)};
     if (pt->created) timer_settime(pt->id, 0, &its, NULL);
 }
 
 void tmi_preempt_arm(struct tmi_preempt_timer *pt)
 {
     if (pt->armed || !pt->created) return;
-    set(pt, pt->period_ns);
+    set(pt, pt->period_ns, pt->period_ns);
     pt->armed = 1;
 }
 
 void tmi_preempt_disarm(struct tmi_preempt_timer *pt)
 {
     if (!pt->armed) return;
-    set(pt, 0);
+    set(pt, 0, 0);
     pt->armed = 0;
+}
+
+void tmi_preempt_arm_in(struct tmi_preempt_timer *pt, int64_t ns)
+{
+    if (!pt->armed) return;
+    set(pt, ns > 1000 ? ns : 1000, pt->period_ns);
 }

@@ -96,6 +96,10 @@ void tmi_preempt_thread_fini(struct tmi_preempt_timer *pt);
 /* Start / stop ticking every period_ns. No-ops when already so. */
 void tmi_preempt_arm(struct tmi_preempt_timer *pt);
 void tmi_preempt_disarm(struct tmi_preempt_timer *pt);
+/* An armed timer's next tick in ns (then every period_ns again): a model
+ * moves it onto a deadline that falls before the next tick. No-op when
+ * disarmed. Async-signal-safe. */
+void tmi_preempt_arm_in(struct tmi_preempt_timer *pt, int64_t ns);
 
 /* Unblock the signal on the calling thread: a tick about to switch away
  * from inside the handler calls this first, or the worker would run its

@@ -110,7 +110,7 @@ static struct tmi_trace_ev *slot(struct tbuf *b)
 static void rec(unsigned kind, uint64_t task, uint64_t arg, uint32_t aux)
 {
     struct tbuf *b = buf();
-    if (!b) return;
+    if (!b || (kind == TMI_TEV_RUNQ && arg == b->runq_len)) return; /* unchanged: no clock read */
     int64_t now = tm_now();
     int cpu = -1;
     switch (kind) {
@@ -135,7 +135,7 @@ static void rec(unsigned kind, uint64_t task, uint64_t arg, uint32_t aux)
         break;
     case TMI_TEV_RUNQ:
         /* keep a change at most every RUNQ_EVERY ns, and always a drop to 0 */
-        if (arg == b->runq_len || (arg != 0 && now - b->runq_ts < RUNQ_EVERY)) return;
+        if (arg != 0 && now - b->runq_ts < RUNQ_EVERY) return;
         b->runq_ts = now;
         b->runq_len = arg;
         break;

@@ -41,6 +41,8 @@ def bad_input():
         (["run", "-w", "fib"], "model"),
         (["run", "-m", "pthreads"], "workload"),
         (["run", "-m", "pthreads", "-w", "fib", "--reps"], "--reps"),
+        (["run", "-m", "pthreads", "-w", "fib", "--set", "n\n=1"], "n?=1"),  # found by fuzz_set
+        (["run", "-m", "pthreads", "-w", "fib", "--set", "n=1\n2"], "n=1?2"),
     ]
     for args, needle in cases:
         p = run(*args)

@@ -41,8 +41,8 @@ enum { NS_MS = 1000000 };
 static inline void op_leave(void)
 {
     tmi_preempt_enable();
-    if (tmi_preempt_off == 0) {
-        struct tm_task *gp = tmg_g;
+    if (tmi_preempt_depth() == 0) {
+        struct tm_task *gp = tmg_getg();
         if (gp && atomic_load_explicit(&gp->preempt, memory_order_relaxed)) tmg_preempt_check();
     }
 }
@@ -159,7 +159,7 @@ static void gr_fini(void)
         for (struct m *mp = S.midle; mp; mp = mp->link) tmg_note_wake(&mp->note);
         for (int i = 0; i < S.nprocs; i++) {
             struct m *mp = atomic_load_explicit(&S.allp[i].m, memory_order_acquire);
-            struct tm_task *gp = mp ? atomic_load_explicit(&mp->curg, memory_order_relaxed) : NULL;
+            struct tm_task *gp = mp ? atomic_load_explicit(&mp->curg, memory_order_acquire) : NULL;
             if (gp) {
                 atomic_store_explicit(&gp->preempt, 1, memory_order_relaxed);
                 pthread_kill(mp->self, TMI_PREEMPT_SIGNAL);
@@ -239,7 +239,7 @@ static void run_main(void *p)
  * an M, and waits for main to return. */
 static int gr_run(void (*main)(void *), void *arg)
 {
-    if (tmg_m) return tmi_fail(EINVAL, "goroutine: tm_run from inside the model");
+    if (tmg_getm()) return tmi_fail(EINVAL, "goroutine: tm_run from inside the model");
     struct run_main r = {.main = main, .arg = arg};
     struct tm_task *gp = newg(NULL, run_main, &r, 1);
     if (!gp) return tmi_fail(ENOMEM, "goroutine: out of memory for the main task");
@@ -253,7 +253,7 @@ static int gr_run(void (*main)(void *), void *arg)
 static struct tm_task *gr_spawn(void (*fn)(void *), void *arg, int detached)
 {
     tmi_preempt_disable();
-    struct m *mp = tmg_m;
+    struct m *mp = tmg_getm();
     struct p *pp = mp ? mp->p : NULL;
     struct tm_task *gp = newg(pp, fn, arg, detached);
     if (!gp) {
@@ -285,7 +285,8 @@ static int gr_join(struct tm_task *t)
     int failed = t->failed;
     unsigned long long id = (unsigned long long)t->id;
     tmi_preempt_disable();
-    tmg_gfput(tmg_m ? tmg_m->p : NULL, t);
+    struct m *mp = tmg_getm();
+    tmg_gfput(mp ? mp->p : NULL, t);
     op_leave();
     if (failed) return tmi_fail(ENOMEM, "goroutine: no stack for task %llu", id);
     return 0;
@@ -293,16 +294,16 @@ static int gr_join(struct tm_task *t)
 
 static void gr_yield(void)
 {
-    if (!tmg_g) {
+    if (!tmg_getg()) {
         sched_yield();
         return;
     }
     tmi_preempt_disable();
-    tmg_gosched(tmg_g);
+    tmg_gosched(tmg_getg());
     tmi_preempt_enable();
 }
 
-static struct tm_task *gr_self(void) { return tmg_g; }
+static struct tm_task *gr_self(void) { return tmg_getg(); }
 
 /* ---- park / ready ---- */
 
@@ -337,7 +338,7 @@ static int foreign_park(struct tm_waiter *w, int64_t deadline)
 
 static int gr_park(struct tm_waiter *w, int64_t deadline)
 {
-    struct tm_task *gp = tmg_g;
+    struct tm_task *gp = tmg_getg();
     if (!gp) return foreign_park(w, deadline);
     /* acquire: a ready that came first published its results */
     int st0 = atomic_load_explicit(&w->state, memory_order_acquire);
@@ -346,7 +347,7 @@ static int gr_park(struct tm_waiter *w, int64_t deadline)
     tmi_preempt_disable();
     gp->parkw = w;
     gp->park_st0 = st0;
-    if (deadline > 0 && tmg_addtimer(tmg_m->p, gp, deadline) != 0) {
+    if (deadline > 0 && tmg_addtimer(tmg_getm()->p, gp, deadline) != 0) {
         op_leave();
         return ETIMEDOUT; /* no memory for the heap: degrade to a try */
     }
@@ -371,7 +372,7 @@ static void gr_ready(struct tm_waiter *w)
     if (old != W_PARKED) return; /* its park will see W_READIED */
     tmi_preempt_disable();
     /* a G readying a G hands over its slice (runnext); others queue */
-    tmg_ready_g(gp, tmg_g != NULL);
+    tmg_ready_g(gp, tmg_getg() != NULL);
     op_leave();
 }
 

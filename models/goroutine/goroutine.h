@@ -155,8 +155,8 @@ struct m {
     struct p *oldp;              /* the P left in P_SYSCALL by entersyscall; this M only */
     struct p *nextp;             /* P handed over with a wake-up; under sched.lock / the note */
     pthread_t self;              /* the thread; set by the M before it first holds a P */
-    struct tm_task *_Atomic curg; /* the G this M runs, or NULL on g0; written by this M,
-                                    read by sysmon as a hint (relaxed) */
+    struct tm_task *_Atomic curg; /* the G this M runs, or NULL on g0; written by this M
+                                    (release), read by sysmon as a hint (acquire) */
     struct tmi_ctx *g0ctx;       /* the scheduler context on the thread's own stack */
     struct tmi_ctx_san g0san;
     int spinning;                /* counted in sched.nmspinning; this M, or startm before wake */
@@ -222,6 +222,17 @@ extern struct sched tmg_sched;
  * one instruction, so a preemption cannot split the read from its use. */
 extern _Thread_local struct m *tmg_m;
 extern _Thread_local struct tm_task *tmg_g;
+
+/* Every access to them goes through these. Not instrumented by TSan, for
+ * the reason preempt.h gives for tmi_preempt_off: gcc hands TSan a
+ * thread-local's address computed once per function, so an access after
+ * the G resumed on another M would be recorded against the old M's
+ * variable (the access itself, FS-relative, is right). Each is only ever
+ * touched by its own thread. */
+TMI_NO_TSAN static inline struct m *tmg_getm(void) { return tmg_m; }
+TMI_NO_TSAN static inline struct tm_task *tmg_getg(void) { return tmg_g; }
+TMI_NO_TSAN static inline void tmg_setm(struct m *mp) { tmg_m = mp; }
+TMI_NO_TSAN static inline void tmg_setg(struct tm_task *gp) { tmg_g = gp; }
 
 /* ---- sched.c ---- */
 /* Set st as gp's state, checking the transition in debug builds. */

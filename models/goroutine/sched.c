@@ -352,7 +352,7 @@ void tmg_handoffp(struct p *pp)
 
 void tmg_ready_g(struct tm_task *gp, int next)
 {
-    struct m *mp = tmg_m;
+    struct m *mp = tmg_getm();
     tmg_gstatus(gp, -1, G_RUNNABLE);
     if (mp && mp->p) {
         tmg_runqput(mp->p, gp, next);
@@ -379,7 +379,7 @@ void tmg_ready_g(struct tm_task *gp, int next)
 void tmg_injectglist(struct tm_task *head)
 {
     if (!head) return;
-    struct m *mp = tmg_m;
+    struct m *mp = tmg_getm();
     if (mp && mp->p) {
         while (head) {
             struct tm_task *gp = head;
@@ -444,7 +444,7 @@ int tmg_start_g(struct tm_task *gp)
     gp->failed = 1;
     tmg_gstatus(gp, -1, G_DEAD);
     atomic_fetch_add_explicit(&S.n_start_failures, 1, memory_order_relaxed);
-    g_done(tmg_m, gp);
+    g_done(tmg_getm(), gp);
     return -1;
 }
 
@@ -455,13 +455,13 @@ static struct tmi_transfer exit_commit(struct tmi_transfer t)
     tmi_ctx_san_fini(&gp->san);
     tmi_stack_free(gp->stack);
     gp->stack = NULL;
-    g_done(tmg_m, gp);
+    g_done(tmg_getm(), gp);
     return (struct tmi_transfer){NULL, NULL};
 }
 
 static void g_main(struct tmi_transfer t)
 {
-    struct tm_task *gp = tmg_g;
+    struct tm_task *gp = tmg_getg();
     tmi_ctx_san_enter(&gp->san);
     (void)t;
     tmi_preempt_enable(); /* 1 across the switch that started us */
@@ -510,15 +510,16 @@ static void set_running(struct m *mp, struct tm_task *gp, int inherit)
                               memory_order_relaxed);
     atomic_store_explicit(&gp->preempt, 0, memory_order_relaxed);
     tmg_gstatus(gp, G_RUNNABLE, G_RUNNING);
-    atomic_store_explicit(&mp->curg, gp, memory_order_relaxed);
-    tmg_g = gp;
+    /* release: sysmon, reading curg, may then touch gp (its preempt flag) */
+    atomic_store_explicit(&mp->curg, gp, memory_order_release);
+    tmg_setg(gp);
     mp->status = M_RUNNING;
 }
 
 void tmg_gswitch(struct tm_task *gp, tmg_commit_fn commit, int from_done)
 {
-    struct m *mp = tmg_m;
-    tm_assert(tmi_preempt_off == 1, "goroutine: a switch with preemption disabled twice");
+    struct m *mp = tmg_getm();
+    tm_assert(tmi_preempt_depth() == 1, "goroutine: a switch with preemption disabled twice");
     if (gp->stack) tmi_stack_check(gp->stack);
     struct tm_task *next = NULL;
     int inherit = 0;
@@ -531,7 +532,7 @@ void tmg_gswitch(struct tm_task *gp, tmg_commit_fn commit, int from_done)
         tmi_ctx_switch_call(next->ctx, gp, commit);
     } else {
         atomic_store_explicit(&mp->curg, NULL, memory_order_relaxed);
-        tmg_g = NULL;
+        tmg_setg(NULL);
         tmi_ctx_san_leave(&gp->san, &mp->g0san, from_done);
         tmi_ctx_switch_call(mp->g0ctx, gp, commit);
     }
@@ -545,7 +546,7 @@ static struct tmi_transfer yield_commit(struct tmi_transfer t)
 {
     struct tm_task *gp = t.data;
     gp->ctx = t.ctx;
-    tmg_runqput(tmg_m->p, gp, 0);
+    tmg_runqput(tmg_getm()->p, gp, 0);
     return (struct tmi_transfer){NULL, NULL};
 }
 
@@ -555,7 +556,7 @@ static struct tmi_transfer yield_commit(struct tmi_transfer t)
  * tmi_preempt_off == 1. */
 void tmg_gosched(struct tm_task *gp)
 {
-    struct m *mp = tmg_m;
+    struct m *mp = tmg_getm();
     if (!mp->p) return;
     int inherit;
     struct tm_task *next = pick_started(mp->p, &inherit);
@@ -768,7 +769,7 @@ static void execute(struct m *mp, struct tm_task *gp, int inherit)
 void *tmg_mstart(void *arg)
 {
     struct m *mp = arg;
-    tmg_m = mp;
+    tmg_setm(mp);
     mp->self = pthread_self();
     /* the mask tm_init's caller had: an M may be made by sysmon, which
      * blocks everything */
@@ -794,7 +795,7 @@ void *tmg_mstart(void *arg)
     tmi_ctx_san_fini(&mp->g0san);
     tmi_preempt_thread_fini(&mp->pt);
     tmi_stack_thread_fini();
-    tmg_m = NULL;
+    tmg_setm(NULL);
     tmi_preempt_enable();
     atomic_fetch_sub_explicit(&S.mlive, 1, memory_order_release);
     return NULL;
@@ -804,8 +805,8 @@ void *tmg_mstart(void *arg)
 
 void tmg_entersyscall(void)
 {
-    struct m *mp = tmg_m;
-    struct tm_task *gp = tmg_g;
+    struct m *mp = tmg_getm();
+    struct tm_task *gp = tmg_getg();
     if (!mp || !gp || !mp->p) return;
     struct p *pp = mp->p;
     tmg_gstatus(gp, G_RUNNING, G_SYSCALL);
@@ -829,7 +830,7 @@ void tmg_entersyscall(void)
 static struct tmi_transfer syscall_commit(struct tmi_transfer t)
 {
     struct tm_task *gp = t.data;
-    struct m *mp = tmg_m;
+    struct m *mp = tmg_getm();
     gp->ctx = t.ctx;
     tmi_spin_lock(&S.lock);
     struct p *pp = pidleget();
@@ -846,8 +847,8 @@ static struct tmi_transfer syscall_commit(struct tmi_transfer t)
 
 void tmg_exitsyscall(void)
 {
-    struct m *mp = tmg_m;
-    struct tm_task *gp = tmg_g;
+    struct m *mp = tmg_getm();
+    struct tm_task *gp = tmg_getg();
     if (!mp || !gp || atomic_load_explicit(&gp->status, memory_order_relaxed) != G_SYSCALL)
         return;
     struct p *pp = mp->oldp;
@@ -878,7 +879,7 @@ void tmg_exitsyscall(void)
     /* None: the G waits in the global queue; this M parks on g0. */
     tmg_gstatus(gp, G_SYSCALL, G_RUNNABLE);
     atomic_store_explicit(&mp->curg, NULL, memory_order_relaxed);
-    tmg_g = NULL;
+    tmg_setg(NULL);
     int e = tmi_errno_get();
     tmi_ctx_san_leave(&gp->san, &mp->g0san, 0);
     tmi_ctx_switch_call(mp->g0ctx, gp, syscall_commit);

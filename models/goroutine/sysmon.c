@@ -87,10 +87,10 @@ static void preempt_switch(struct tm_task *gp)
 
 void tmg_preempt_check(void)
 {
-    struct tm_task *gp = tmg_g;
-    if (!gp || tmi_preempt_off != 0) return;
+    struct tm_task *gp = tmg_getg();
+    if (!gp || tmi_preempt_depth() != 0) return;
     tmi_preempt_disable();
-    struct m *mp = tmg_m;
+    struct m *mp = tmg_getm();
     if (mp->p && atomic_exchange_explicit(&gp->preempt, 0, memory_order_relaxed)) {
         tmg_stat(&mp->p->n_preempt_sync);
         preempt_switch(gp);
@@ -105,10 +105,10 @@ void tmg_preempt_check(void)
  * (pc_ok), with no foreign frame on its stack (a libc callback). */
 void tmg_tick(const struct tmi_preempt_point *pt)
 {
-    struct m *mp = tmg_m;
+    struct m *mp = tmg_getm();
     if (!mp) return;
     atomic_store_explicit(&mp->signal_pending, 0, memory_order_relaxed);
-    struct tm_task *gp = tmg_g;
+    struct tm_task *gp = tmg_getg();
     if (!gp || !mp->p || pt->was_off != 0 || !pt->pc_ok || !gp->stack ||
         atomic_load_explicit(&gp->status, memory_order_relaxed) != G_RUNNING ||
         !atomic_load_explicit(&gp->preempt, memory_order_relaxed) ||
@@ -127,7 +127,8 @@ static void preemptone(struct p *pp)
     /* acquire: pairs with acquirep's release; mp->self is then set */
     struct m *mp = atomic_load_explicit(&pp->m, memory_order_acquire);
     if (!mp) return;
-    struct tm_task *gp = atomic_load_explicit(&mp->curg, memory_order_relaxed);
+    /* acquire: pairs with set_running's release */
+    struct tm_task *gp = atomic_load_explicit(&mp->curg, memory_order_acquire);
     if (!gp) return;
     /* A G struct is never freed while the model runs: at worst this flags
      * a G that has since switched out; execute clears it. */
@@ -210,7 +211,7 @@ static int64_t earliest_timer(void)
 static void *sysmon_main(void *arg)
 {
     (void)arg;
-    tmg_m = &sysmon_m;
+    tmg_setm(&sysmon_m);
     sysmon_m.collecting = 1;
     int64_t delay = 20 * US;
     int idle = 0;
@@ -272,7 +273,7 @@ static void *sysmon_main(void *arg)
         }
         idle++;
     }
-    tmg_m = NULL;
+    tmg_setm(NULL);
     return NULL;
 }
 

@@ -113,9 +113,14 @@ int mn_timer_add(struct tm_task *t, struct tm_waiter *wt, int64_t deadline)
     int first = r == 0 && mn.timers.heap[0] == &t->timer;
     update_tnext();
     tmi_spin_unlock(&mn.tlock);
-    if (first && mn.n > 1) {
-        /* A new earliest deadline: the poller must wake earlier, or an idle
-         * worker must become the poller. Busy workers see tnext anyway. */
+    if (!first) return r;
+    /* A new earliest deadline: the poller must wake earlier, or an idle
+     * worker must become the poller; busy workers see tnext at every
+     * switch, and this one moves its next tick onto it (tick.c). */
+    struct worker *w = mn_me();
+    int64_t left = deadline - tm_now();
+    if (w && left > 0 && left < mn.slice_ns) tmi_preempt_arm_in(&w->pt, left);
+    if (mn.n > 1) {
         mn_fence();
         if (atomic_load_explicit(&mn.polling, RLX)) {
             if (deadline < atomic_load_explicit(&mn.poll_until, RLX)) tmi_netpoll_wake();

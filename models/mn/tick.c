@@ -6,8 +6,13 @@
  *   - it has been running since the previous tick (the worker's switch
  *     count did not move): it has had at least one whole slice, at most
  *     two; or
- *   - a timer is due and no worker is polling to fire it (so a sleeper is
- *     late by one tick at most, however busy the workers are).
+ *   - a timer is due and no worker is polling to fire it. A tick that sees
+ *     the earliest deadline fall before its next tick moves that tick onto
+ *     the deadline (tmi_preempt_arm_in), and so does a task that sets the
+ *     earliest deadline (mn_timer_add): however busy the workers are, a
+ *     sleeper is late by the signal's delivery, not by a slice. Without
+ *     this, a 1 ms sleep and a 1 ms tick lock in phase, and every wake-up
+ *     comes one whole tick late.
  * A due task is switched away right here when the interrupted point is
  * safe — nothing disabled preemption, the PC is the task's own code, and
  * no frame on the task's stack returns into libc (preempt.h) — otherwise
@@ -28,10 +33,16 @@
  */
 #include "mn.h"
 
-static int timers_due(void)
+/* A deadline is due (1), or comes before this worker's next tick, which
+ * is then moved onto it. Not while a worker polls: the poller fires it. */
+static int timers_due(struct worker *w, int may_rearm)
 {
     int64_t nx = atomic_load_explicit(&mn.tnext, RLX);
-    return nx != INT64_MAX && !atomic_load_explicit(&mn.polling, RLX) && nx <= tm_now();
+    if (nx == INT64_MAX || atomic_load_explicit(&mn.polling, RLX)) return 0;
+    int64_t now = tm_now();
+    if (nx <= now) return 1;
+    if (may_rearm && nx - now < mn.slice_ns) tmi_preempt_arm_in(&w->pt, nx - now);
+    return 0;
 }
 
 void mn_tick(const struct tmi_preempt_point *pp)
@@ -43,7 +54,8 @@ void mn_tick(const struct tmi_preempt_point *pp)
     uint32_t st = atomic_load_explicit(&w->schedtick, RLX);
     int due = st == w->tick_seen;
     w->tick_seen = st;
-    if (!due) due = timers_due();
+    /* the timer is the interrupted code's too unless was_off == 0 */
+    if (timers_due(w, pp->was_off == 0)) due = 1;
     if (pp->was_off == 0 && mn.n > 1 && atomic_load_explicit(&mn.nidle, RLX) > 0 &&
         !tmi_runq_empty(&w->rq))
         mn_wakep();

@@ -82,14 +82,21 @@ static const struct opt {
 };
 #define NOPTS ((int)(sizeof opts / sizeof opts[0]))
 
+void tmi_one_line(char *s)
+{
+    for (; *s; s++)
+        if ((unsigned char)*s < 0x20 || *s == 0x7f) *s = '?';
+}
+
 int tmi_usage_error(const char *fmt, ...)
 {
+    char msg[1024];
     va_list ap;
     va_start(ap, fmt);
-    fputs("tmbench: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    tmi_one_line(msg); /* user input echoed in the message must not break the line */
+    fprintf(stderr, "tmbench: %s\n", msg);
     return 2;
 }
 

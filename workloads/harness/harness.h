@@ -118,6 +118,8 @@ int tmi_cmd_topo(int argc, char **argv);  /* topo.c */
 int tmi_cmd_demo(int argc, char **argv);  /* demo.c */
 
 /* Print "tmbench: <message>" on stderr as one line; returns 2. */
+/* Replace control bytes (newlines from user input...) with '?' in place. */
+void tmi_one_line(char *s);
 int tmi_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* ---- parse.c ---- */

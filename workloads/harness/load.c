@@ -208,7 +208,7 @@ int tmi_cmd_load(int argc, char **argv)
     struct load L = {.conns = 50, .duration_ms = 1000, .msgsize = 64, .model = "coro"};
     const char *proto = NULL, *host = "127.0.0.1";
     int64_t port = -1, procs = 0;
-    for (int i = 1; i < argc; i++) {
+    for (int i = 1; i < argc; i += 2) { /* every option but --help takes a value */
         const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         int rc = 0;
         if (!strcmp(o, "-h") || !strcmp(o, "--help")) {
@@ -238,7 +238,6 @@ int tmi_cmd_load(int argc, char **argv)
         } else
             return tmi_usage_error("load: unknown option '%s' (see tmbench load --help)", o);
         if (rc) return rc;
-        i++;
     }
     if (!proto) return tmi_usage_error("load: --proto echo|http is required");
     if (port < 0) return tmi_usage_error("load: --port is required");

@@ -129,7 +129,7 @@ static void param_names(const struct tm_workload_ops *wl, char *buf, size_t bufs
     if (wl->nparams == 0) snprintf(buf, bufsz, "none");
 }
 
-int tmi_param_set(const struct tm_workload_ops *wl, int64_t *param, const char *kv, char *err,
+static int param_set(const struct tm_workload_ops *wl, int64_t *param, const char *kv, char *err,
                   size_t errsz)
 {
     const char *eq = strchr(kv, '=');
@@ -177,4 +177,12 @@ int tmi_param_set(const struct tm_workload_ops *wl, int64_t *param, const char *
     }
     param[i] = v;
     return 0;
+}
+
+int tmi_param_set(const struct tm_workload_ops *wl, int64_t *param, const char *kv, char *err,
+                  size_t errsz)
+{
+    int rc = param_set(wl, param, kv, err, errsz);
+    if (rc != 0) tmi_one_line(err); /* kv may hold a newline: the error stays one line */
+    return rc;
 }

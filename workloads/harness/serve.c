@@ -59,7 +59,7 @@ int tmi_cmd_serve(int argc, char **argv)
 {
     const char *model = NULL, *wname = NULL, *host = "127.0.0.1";
     int64_t port = 8080, procs = 0, stack_kb = 0;
-    for (int i = 1; i < argc; i++) {
+    for (int i = 1; i < argc; i += 2) { /* every option but --help takes a value */
         const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         int64_t *num = NULL, lo = 0, hi = 0;
         if (!strcmp(o, "-h") || !strcmp(o, "--help")) {
@@ -77,7 +77,6 @@ int tmi_cmd_serve(int argc, char **argv)
         if (num && (tmi_parse_int(v, num) != 0 || *num < lo || *num > hi))
             return tmi_usage_error("serve: %s must be a whole number in %lld..%lld, not '%s'", o,
                                    (long long)lo, (long long)hi, v);
-        i++;
     }
     if (!model) return tmi_usage_error("serve: -m MODEL is required");
     if (!wname) return tmi_usage_error("serve: -w echo|http is required");
