@@ -10,6 +10,8 @@ keep being answered; then drives it with `tmbench load` and stops it with
 SIGTERM (exit 0). The same for echo. Standard library only.
 """
 import json
+import os
+import resource
 import re
 import signal
 import socket
@@ -121,6 +123,62 @@ def echo():
         stop(p)
 
 
+def server_fds(pid):
+    return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+def server_rss_kb(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+def settle(pid, want_fds, secs=10.0):
+    end = time.time() + secs
+    while time.time() < end and server_fds(pid) != want_fds:
+        time.sleep(0.05)
+    return server_fds(pid)
+
+
+def many_connections(rounds=2, conns=1000):
+    """1000 concurrent keep-alive connections, each answered, all closed;
+    twice. The server's descriptors must come back to the baseline, and the
+    second round must not grow its resident memory (pooled stacks and
+    buffers are reused, nothing leaks per connection)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, 8192), hard))  # the server inherits it
+    p, port = start("http")
+    try:
+        base_fds = server_fds(p.pid)
+        rss = []
+        for _ in range(rounds):
+            socks = []
+            for _ in range(conns):
+                s = socket.create_connection(("127.0.0.1", port), timeout=20)
+                s.sendall(GOOD)
+                socks.append(s)
+            for s in socks:  # every one answered while all are open
+                data = b""
+                while not data.endswith(b"Hello, World!"):
+                    chunk = s.recv(4096)
+                    assert chunk, "connection closed before the reply"
+                    data += chunk
+            assert server_fds(p.pid) >= base_fds + conns // 2, "the server does not hold the connections"
+            for s in socks:
+                s.close()
+            fds = settle(p.pid, base_fds)
+            assert fds == base_fds, f"descriptors: {fds} after closing, {base_fds} before"
+            rss.append(server_rss_kb(p.pid))
+        assert rss[-1] - rss[0] < 4096, f"resident memory grew {rss[-1] - rss[0]} KiB in a repeat round"
+        check_good(port)
+    finally:
+        stop(p)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    print(f"many: {rounds} x {conns} connections, fds back to {base_fds}, rss {rss} KiB")
+
+
 def bad_input():
     for args, needle in [
         (["serve", "-m", MODEL], "-w"),
@@ -143,4 +201,5 @@ if __name__ == "__main__":
     bad_input()
     http()
     echo()
+    many_connections()
     print("ok serve", MODEL)

@@ -49,6 +49,7 @@
 
 #include "mn.h"
 #include "netpoll.h"
+#include "trace.h"
 
 enum { SPIN_ROUNDS = 4, SPIN_PAUSES = 64 };
 
@@ -89,6 +90,7 @@ static struct tm_task *steal(struct worker *w, int take_next, const uint32_t *sn
             struct tmi_rnode *n = tmi_runq_steal(&w->rq, &vw->rq, nx);
             if (n) {
                 stat_add(&w->st.steals[lv], 1);
+                TMI_TRACE_STEAL(task_of(n)->id, v, 1 + tmi_runq_ring_len(&w->rq));
                 return task_of(n);
             }
         }
@@ -162,6 +164,7 @@ void mn_fire_timers(struct worker *w)
                !atomic_compare_exchange_weak_explicit(&wt->state, &st, W_TIMEDOUT, ACQ_REL, ACQ)) {
         }
         if (st == W_PARKED) {
+            TMI_TRACE_READY(t->id);
             t->rn.next = (struct tmi_rnode *)fired;
             fired = t;
         }

@@ -62,6 +62,7 @@
 #include "mn.h"
 #include "model.h"
 #include "netpoll.h"
+#include "trace.h"
 
 struct mn mn;
 _Thread_local struct worker *mn_self_worker;
@@ -140,7 +141,10 @@ static void ready_w(struct worker *w, struct tm_waiter *wt)
      * to the parker's acquire load; acquire pairs with after_switch's
      * release CAS to W_PARKED, so t->ctx is visible before we queue t */
     int old = atomic_exchange_explicit(&wt->state, W_READIED, ACQ_REL);
-    if (old == W_PARKED) mn_make_runnable(w, t, 1);
+    if (old == W_PARKED) {
+        TMI_TRACE_READY(t->id);
+        mn_make_runnable(w, t, 1);
+    }
     /* W_INIT: the parker sees READIED and does not sleep; W_TIMEDOUT: the
      * timer already queued it */
 }
@@ -229,6 +233,10 @@ void mn_run_task(struct worker *w, struct tm_task *self, struct tm_task *next)
         atomic_store_explicit(&w->schedtick, atomic_load_explicit(&w->schedtick, RLX) + 1, RLX);
         tmi_preempt_arm(&w->pt); /* a no-op unless the worker was idle */
     }
+    static const unsigned char why[] = {[L_IDLE] = TMI_WHY_YIELD, [L_YIELD] = TMI_WHY_YIELD,
+                                        [L_PREEMPT] = TMI_WHY_PREEMPT, [L_PARK] = TMI_WHY_PARK,
+                                        [L_EXIT] = TMI_WHY_EXIT};
+    TMI_TRACE_SWITCH_RUNQ(self->id, why[self->leave], next->id, tmi_runq_len(&w->rq));
     int e = tmi_errno_get();
     tmi_ctx_san_leave(&self->san, &next->san, self->leave == L_EXIT);
     tmi_ctx_switch_call(next->ctx, self, after_switch);
@@ -354,13 +362,14 @@ static struct tm_task *mn_spawn(void (*fn)(void *), void *arg, int detached)
         errno = ENOMEM;
         return NULL;
     }
-    uint64_t id = 0;
+    uint64_t id = 1; /* ids: 1 the main task (and spawns from outside), then 2, 3, ... */
     if (w) {
         uint64_t k = atomic_load_explicit(&w->st.spawned, RLX);
         stat_add(&w->st.spawned, 1);
-        id = k * (uint64_t)mn.n + (uint64_t)w->id + 1; /* unique without a shared counter */
+        id = k * (uint64_t)mn.n + (uint64_t)w->id + 2; /* unique without a shared counter */
     }
     task_init(t, fn, arg, detached, id);
+    TMI_TRACE_SPAWN(id);
     mn_make_runnable(w, t, 1);
     if (w && mn.n > 1) mn_wakep(); /* spawned work is usually parallel work */
     op_exit();
@@ -505,6 +514,9 @@ static void *worker_main(void *arg)
 {
     struct worker *w = arg;
     mn_self_worker = w;
+    char name[32];
+    snprintf(name, sizeof name, "mn worker %d", w->id);
+    TMI_TRACE_NAME(name);
     int err = 0;
     if (tmi_place_apply(mn.topo, &mn.plan, w->id) != 0 || tmi_stack_thread_init() != 0 ||
         tmi_preempt_thread_init(&w->pt, mn.slice_ns) != 0)
@@ -660,8 +672,9 @@ static int mn_run(void (*main)(void *), void *arg)
 {
     struct tm_task *t = malloc(sizeof *t);
     if (!t) return tmi_fail(ENOMEM, "mn: out of memory for the main task");
-    task_init(t, main, arg, 0, 0);
+    task_init(t, main, arg, 0, 1);
     t->is_main = 1;
+    TMI_TRACE_SPAWN(t->id);
     atomic_store_explicit(&mn.run_state, RUN_QUEUED, SEQ);
     mn_make_runnable(NULL, t, 0); /* the global queue; wakes a worker */
     int st;
