@@ -38,15 +38,14 @@ struct sel_wait {
 };
 
 struct sel_node {
-    struct sel_node *prev, *next; /* guarded by the channel lock */
-    struct sel_wait *sw;          /* the wait this node belongs to */
-    void *elem;                   /* element to send / buffer to receive into */
-    int index;                    /* case index within the wait */
-    int queued;                   /* on a queue; guarded by the channel lock */
+    struct tmi_link link; /* on a channel queue; guarded by the channel lock */
+    struct sel_wait *sw;  /* the wait this node belongs to */
+    void *elem;           /* element to send / buffer to receive into */
+    int index;            /* case index within the wait */
 };
 
 struct nodeq {
-    struct sel_node *head, *tail;
+    struct tmi_link *head, *tail; /* FIFO of sel_node.link */
 };
 
 struct tm_chan {
@@ -60,37 +59,18 @@ struct tm_chan {
     unsigned char ring[]; /* cap * elem_size bytes */
 };
 
-static void q_push(struct nodeq *q, struct sel_node *n)
-{
-    n->next = NULL;
-    n->prev = q->tail;
-    if (q->tail)
-        q->tail->next = n;
-    else
-        q->head = n;
-    q->tail = n;
-    n->queued = 1;
-}
+static void q_push(struct nodeq *q, struct sel_node *n) { tmi_link_push(&q->head, &q->tail, &n->link); }
 
 static void q_remove(struct nodeq *q, struct sel_node *n)
 {
-    if (!n->queued) return;
-    if (n->prev)
-        n->prev->next = n->next;
-    else
-        q->head = n->next;
-    if (n->next)
-        n->next->prev = n->prev;
-    else
-        q->tail = n->prev;
-    n->queued = 0;
+    tmi_link_remove(&q->head, &q->tail, &n->link);
 }
 
 /* Pop parked parties until one is claimed; NULL if none. */
 static struct sel_node *q_claim(struct nodeq *q)
 {
-    struct sel_node *n;
-    while ((n = q->head) != NULL) {
+    while (q->head) {
+        struct sel_node *n = tmi_container_of(q->head, struct sel_node, link);
         q_remove(q, n);
         if (tm_waiter_claim(&n->sw->w)) return n;
     }
@@ -210,6 +190,12 @@ static int finish(int err)
     return -1;
 }
 
+/* The queue a party waiting for op parks on. */
+static inline struct nodeq *queue_for(struct tm_chan *ch, enum tm_select_op op)
+{
+    return op == TM_SELECT_SEND ? &ch->sendq : &ch->recvq;
+}
+
 /* One-channel wait shared by send and receive: park n on q, then sort out
  * how the wait ended. */
 static int park_one(struct tm_chan *ch, struct nodeq *q, void *elem, int64_t deadline)
@@ -228,38 +214,31 @@ static int park_one(struct tm_chan *ch, struct nodeq *q, void *elem, int64_t dea
     return finish(sw.err);
 }
 
-int tm_chan_send(struct tm_chan *ch, const void *elem, int64_t deadline)
+/* Try op under the lock; done (or deadline 0): wake the counterpart after
+ * unlocking; otherwise park on op's queue. op is a constant at each call
+ * site, so the compiler folds the choices away. */
+static inline int chan_op(struct tm_chan *ch, enum tm_select_op op, void *elem, int64_t deadline)
 {
     struct sel_node *wake;
     int err;
     tmi_spin_lock(&ch->lock);
-    if (try_send(ch, elem, &wake, &err)) {
-        tmi_spin_unlock(&ch->lock);
-        if (wake) tm_ready(&wake->sw->w);
-        return finish(err);
-    }
-    if (deadline == 0) {
-        tmi_spin_unlock(&ch->lock);
-        return finish(ETIMEDOUT);
-    }
-    return park_one(ch, &ch->sendq, (void *)elem, deadline);
+    int done = op == TM_SELECT_SEND ? try_send(ch, elem, &wake, &err)
+                                    : try_recv(ch, elem, &wake, &err);
+    if (!done && deadline != 0) return park_one(ch, queue_for(ch, op), elem, deadline);
+    tmi_spin_unlock(&ch->lock);
+    if (!done) return finish(ETIMEDOUT);
+    if (wake) tm_ready(&wake->sw->w);
+    return finish(err);
+}
+
+int tm_chan_send(struct tm_chan *ch, const void *elem, int64_t deadline)
+{
+    return chan_op(ch, TM_SELECT_SEND, (void *)elem, deadline);
 }
 
 int tm_chan_recv(struct tm_chan *ch, void *elem, int64_t deadline)
 {
-    struct sel_node *wake;
-    int err;
-    tmi_spin_lock(&ch->lock);
-    if (try_recv(ch, elem, &wake, &err)) {
-        tmi_spin_unlock(&ch->lock);
-        if (wake) tm_ready(&wake->sw->w);
-        return finish(err);
-    }
-    if (deadline == 0) {
-        tmi_spin_unlock(&ch->lock);
-        return finish(ETIMEDOUT);
-    }
-    return park_one(ch, &ch->recvq, elem, deadline);
+    return chan_op(ch, TM_SELECT_RECV, elem, deadline);
 }
 
 int tm_chan_close(struct tm_chan *ch)
@@ -275,13 +254,13 @@ int tm_chan_close(struct tm_chan *ch)
      * queue, and a claimed node stays valid until its tm_ready. */
     while ((n = q_claim(&ch->recvq)) || (n = q_claim(&ch->sendq))) {
         fire(n, EPIPE);
-        n->next = woken;
+        n->link.next = woken ? &woken->link : NULL;
         woken = n;
     }
     tmi_spin_unlock(&ch->lock);
     while (woken) {
         n = woken;
-        woken = n->next;
+        woken = n->link.next ? tmi_container_of(n->link.next, struct sel_node, link) : NULL;
         tm_ready(&n->sw->w);
     }
     return 0;
@@ -369,8 +348,7 @@ int tm_select(struct tm_select_case *cases, int n, int64_t deadline)
     for (int i = 0; i < n; i++) {
         nodes[i] = (struct sel_node){.sw = &sw, .elem = cases[i].elem, .index = i};
         if (!cases[i].ch) continue;
-        q_push(cases[i].op == TM_SELECT_SEND ? &cases[i].ch->sendq : &cases[i].ch->recvq,
-               &nodes[i]);
+        q_push(queue_for(cases[i].ch, cases[i].op), &nodes[i]);
     }
     unlock_all(chs, k);
 
@@ -379,8 +357,7 @@ int tm_select(struct tm_select_case *cases, int n, int64_t deadline)
     lock_all(chs, k);
     for (int i = 0; i < n; i++)
         if (cases[i].ch)
-            q_remove(cases[i].op == TM_SELECT_SEND ? &cases[i].ch->sendq : &cases[i].ch->recvq,
-                     &nodes[i]);
+            q_remove(queue_for(cases[i].ch, cases[i].op), &nodes[i]);
     unlock_all(chs, k);
     if (r != 0) return -1; /* ETIMEDOUT */
     cases[sw.fired].err = sw.err;

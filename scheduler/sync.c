@@ -125,17 +125,9 @@ int tm_waitgroup_add(struct tm_waitgroup *wg, int64_t n)
         return -1;
     }
     atomic_store_explicit(&wg->count, now, memory_order_relaxed);
-    struct tmi_wnode *woken = NULL, *node;
-    while (now == 0 && (node = tmi_waitq_claim_one(&wg->q)) != NULL) {
-        node->next = woken;
-        woken = node;
-    }
+    struct tmi_link *woken = now == 0 ? tmi_waitq_claim(&wg->q, -1) : NULL;
     tmi_spin_unlock(&wg->q.lock);
-    while (woken) {
-        node = woken;
-        woken = node->next;
-        tm_ready(node->w);
-    }
+    tmi_waitq_ready(woken);
     return 0;
 }
 

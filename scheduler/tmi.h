@@ -5,6 +5,7 @@
 #define TMI_H
 
 #include <sched.h>
+#include <stddef.h>
 #include <stdatomic.h>
 #include <stdint.h>
 
@@ -59,6 +60,44 @@ static inline void tmi_spin_unlock(_Atomic int *l)
 {
     atomic_store_explicit(l, 0, memory_order_release);
     tmi_preempt_add(-1);
+}
+
+/* An intrusive doubly linked FIFO: the shape of every list of parked
+ * parties (wait queues, channel queues). The list's owner guards it with
+ * its own lock; `queued` lets a party that timed out tell whether a waker
+ * already took it off. */
+struct tmi_link {
+    struct tmi_link *prev, *next; /* guarded by the list owner's lock */
+    int queued;                   /* 1 while on a list */
+};
+
+#define tmi_container_of(p, type, member) ((type *)((char *)(p) - offsetof(type, member)))
+
+static inline void tmi_link_push(struct tmi_link **head, struct tmi_link **tail, struct tmi_link *n)
+{
+    n->next = NULL;
+    n->prev = *tail;
+    if (*tail)
+        (*tail)->next = n;
+    else
+        *head = n;
+    *tail = n;
+    n->queued = 1;
+}
+
+/* Take n off the list if it is still on it. */
+static inline void tmi_link_remove(struct tmi_link **head, struct tmi_link **tail, struct tmi_link *n)
+{
+    if (!n->queued) return;
+    if (n->prev)
+        n->prev->next = n->next;
+    else
+        *head = n->next;
+    if (n->next)
+        n->next->prev = n->prev;
+    else
+        *tail = n->prev;
+    n->queued = 0;
 }
 
 /* xorshift64*: per kernel thread, seeded from the thread's address and the

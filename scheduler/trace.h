@@ -11,10 +11,16 @@
  * Buffers outlive their threads: a pthreads task's thread has exited long
  * before the harness reads its events after tm_fini.
  *
- * Off by default at near-zero cost: every hook below is an inline function
- * that loads one global flag (relaxed) and skips a predicted branch; its
- * arguments are computed only on the cold path. The flag is set only by
- * tmi_trace_begin, which the harness calls when --trace is given.
+ * Off by default at near-zero cost: every hook below is a macro that loads
+ * one global flag (relaxed), tests it and skips a predicted branch; its
+ * arguments are computed only on the cold path (measured with callgrind:
+ * +3 instructions per coro yield, none on pingpong beyond layout noise).
+ * The flag is set only by tmi_trace_begin, which the harness calls when
+ * --trace is given. Recording costs a clock read, sched_getcpu() for runs
+ * and a 32-byte store: about 25-40 ns per event.
+ *
+ * Signal preemption: tmi_trace_rec raises tmi_preempt_off while it runs,
+ * so a hook may be called from a task with preemption enabled.
  *
  * The hook API for model authors. Task ids are the model's own, any
  * nonzero 64-bit number unique within the run; 0 means "no task" (the

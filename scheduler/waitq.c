@@ -12,34 +12,19 @@ void tmi_waitq_init(struct tm_waitq *q)
 
 void tmi_waitq_push(struct tm_waitq *q, struct tmi_wnode *n)
 {
-    n->next = NULL;
-    n->prev = q->tail;
-    if (q->tail)
-        q->tail->next = n;
-    else
-        q->head = n;
-    q->tail = n;
-    n->queued = 1;
+    tmi_link_push(&q->head, &q->tail, &n->link);
 }
 
 void tmi_waitq_remove(struct tm_waitq *q, struct tmi_wnode *n)
 {
-    if (!n->queued) return;
-    if (n->prev)
-        n->prev->next = n->next;
-    else
-        q->head = n->next;
-    if (n->next)
-        n->next->prev = n->prev;
-    else
-        q->tail = n->prev;
-    n->queued = 0;
+    tmi_link_remove(&q->head, &q->tail, &n->link);
 }
 
 struct tmi_wnode *tmi_waitq_claim_one(struct tm_waitq *q)
 {
-    struct tmi_wnode *n;
-    while ((n = q->head) != NULL) {
+    struct tmi_link *l;
+    while ((l = q->head) != NULL) {
+        struct tmi_wnode *n = tmi_container_of(l, struct tmi_wnode, link);
         tmi_waitq_remove(q, n);
         if (tm_waiter_claim(n->w)) return n;
         /* stale: its owner timed out and will find it unqueued */
@@ -62,24 +47,30 @@ int tmi_waitq_park(struct tm_waitq *q, int64_t deadline)
     return -1;
 }
 
-int tmi_waitq_wake(struct tm_waitq *q, int max)
+struct tmi_link *tmi_waitq_claim(struct tm_waitq *q, int max)
 {
-    /* Claimed waiters are collected first and readied after the lock is
-     * dropped: a claimed waiter's owner cannot leave tm_park before its
-     * tm_ready, so the nodes stay valid. */
-    struct tmi_wnode *woken = NULL, *n;
-    int count = 0;
-    tmi_spin_lock(&q->lock);
-    while ((max < 0 || count < max) && (n = tmi_waitq_claim_one(q)) != NULL) {
-        n->next = woken;
-        woken = n;
-        count++;
+    struct tmi_link *chain = NULL;
+    struct tmi_wnode *n;
+    for (int count = 0; (max < 0 || count < max) && (n = tmi_waitq_claim_one(q)) != NULL; count++) {
+        n->link.next = chain; /* off the queue now: `next` is ours */
+        chain = &n->link;
     }
-    tmi_spin_unlock(&q->lock);
-    while (woken) {
-        n = woken;
-        woken = n->next; /* read before tm_ready: the node dies with the wait */
+    return chain;
+}
+
+void tmi_waitq_ready(struct tmi_link *chain)
+{
+    while (chain) {
+        struct tmi_wnode *n = tmi_container_of(chain, struct tmi_wnode, link);
+        chain = chain->next; /* read before tm_ready: the node dies with the wait */
         tm_ready(n->w);
     }
-    return count;
+}
+
+void tmi_waitq_wake(struct tm_waitq *q, int max)
+{
+    tmi_spin_lock(&q->lock);
+    struct tmi_link *chain = tmi_waitq_claim(q, max);
+    tmi_spin_unlock(&q->lock);
+    tmi_waitq_ready(chain);
 }

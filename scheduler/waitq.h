@@ -13,9 +13,8 @@
 #include "tmi.h"
 
 struct tmi_wnode {
-    struct tmi_wnode *prev, *next; /* guarded by the queue's lock */
-    struct tm_waiter *w;           /* the wait this node belongs to */
-    int queued;                    /* 1 while on the queue; guarded by the lock */
+    struct tmi_link link; /* on the queue; guarded by its lock */
+    struct tm_waiter *w;  /* the wait this node belongs to */
 };
 
 void tmi_waitq_init(struct tm_waitq *q);
@@ -32,8 +31,14 @@ struct tmi_wnode *tmi_waitq_claim_one(struct tm_waitq *q);
  * then been taken off q). */
 int tmi_waitq_park(struct tm_waitq *q, int64_t deadline);
 
-/* Wake up to max waiters (-1: all). Takes and releases q->lock. Returns how
- * many were woken. */
-int tmi_waitq_wake(struct tm_waitq *q, int max);
+/* Wake up to max waiters (-1: all). Takes and releases q->lock. */
+void tmi_waitq_wake(struct tm_waitq *q, int max);
+
+/* The two halves of tmi_waitq_wake, for callers that must change their own
+ * state under the same lock: claim up to max waiters (caller holds q->lock)
+ * into a chain, then, after unlocking, ready the chain. A claimed waiter's
+ * owner cannot leave tm_park before its tm_ready, so the nodes stay valid. */
+struct tmi_link *tmi_waitq_claim(struct tm_waitq *q, int max);
+void tmi_waitq_ready(struct tmi_link *chain);
 
 #endif

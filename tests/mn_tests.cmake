@@ -17,3 +17,9 @@ foreach(_case affinity stress1 stress2 spin steal blocking timers deadlock error
   add_test(NAME mn.${_case} COMMAND test_mn ${_case})
   set_tests_properties(mn.${_case} PROPERTIES TIMEOUT 120 LABELS "model;mn" SKIP_RETURN_CODE 77)
 endforeach()
+
+# `tmbench topo`: exact plans and bad input through the CLI.
+find_package(Python3 REQUIRED COMPONENTS Interpreter)
+add_test(NAME place.topo COMMAND Python3::Interpreter ${CMAKE_CURRENT_SOURCE_DIR}/topo_test.py
+                                 $<TARGET_FILE:tmbench>)
+set_tests_properties(place.topo PROPERTIES TIMEOUT 120 LABELS "place;cli")

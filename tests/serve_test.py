@@ -17,18 +17,35 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 
 TMBENCH, MODEL = sys.argv[1], sys.argv[2]
 
 
 def start(workload):
-    p = subprocess.Popen([TMBENCH, "serve", "-m", MODEL, "-w", workload, "--port", "0"],
-                         stderr=subprocess.PIPE, text=True)
-    line = p.stderr.readline()
-    m = re.search(r"on 127\.0\.0\.1:(\d+)", line)
-    assert m, f"serve said: {line!r}"
-    return p, int(m.group(1))
+    """Start a server; its stderr goes to a file that explain() shows."""
+    err = tempfile.NamedTemporaryFile("w+", prefix="serve-", suffix=".err")
+    p = subprocess.Popen([TMBENCH, "serve", "-m", MODEL, "-w", workload, "--port", "0"], stderr=err, text=True)
+    p.errfile = err
+    end = time.time() + 20
+    while time.time() < end:
+        err.seek(0)
+        m = re.search(r"on 127\.0\.0\.1:(\d+)", err.read())
+        if m:
+            return p, int(m.group(1))
+        if p.poll() is not None:
+            break
+        time.sleep(0.02)
+    raise AssertionError(f"serve did not start: {explain(p)}")
+
+
+def explain(p):
+    """What the server said, and whether it is still alive."""
+    p.errfile.seek(0)
+    said = p.errfile.read().strip().replace("\n", " | ")
+    state = "running" if p.poll() is None else f"exited with {p.returncode}"
+    return f"server {state}; its stderr: {said!r}"
 
 
 def stop(p):
@@ -197,9 +214,29 @@ def bad_input():
         assert len(lines) == 1 and needle in lines[0], (args, p.stderr)
 
 
+def with_server_context(fn):
+    """Run one phase; on failure, say what the server said (it may have died)."""
+    global start
+    started = []
+    real_start = start
+
+    def tracking_start(workload):
+        p, port = real_start(workload)
+        started.append(p)
+        return p, port
+
+    start = tracking_start
+    try:
+        fn()
+    except BaseException as e:
+        ctx = "; ".join(explain(p) for p in started)
+        raise AssertionError(f"{fn.__name__}: {e!r}; {ctx}") from e
+    finally:
+        start = real_start
+
+
 if __name__ == "__main__":
     bad_input()
-    http()
-    echo()
-    many_connections()
+    for phase in (http, echo, many_connections):
+        with_server_context(phase)
     print("ok serve", MODEL)

@@ -70,7 +70,8 @@ static void echo(void *p)
 {
     (void)p;
     int v;
-    while (tm_chan_recv(ping, &v, -1) == 0) tm_chan_send(pong, &v, -1);
+    while (tm_chan_recv(ping, &v, -1) == 0)
+        tm_chan_send(pong, &v, -1);
 }
 
 /* -p 1: 50 Gs yield in a loop, so the local ring is never empty. A pair
@@ -85,9 +86,11 @@ static void runnext(void)
     atomic_store(&stop, 0);
     atomic_store(&counter, 0);
     CHECK((ping = tm_chan_make(sizeof(int), 0)) && (pong = tm_chan_make(sizeof(int), 0)));
-    for (int i = 0; i < SPINNERS; i++) CHECK((t[i] = tm_spawn(spinner, NULL)));
+    for (int i = 0; i < SPINNERS; i++)
+        CHECK((t[i] = tm_spawn(spinner, NULL)));
     CHECK((e = tm_spawn(echo, NULL)));
-    while (atomic_load(&counter) < SPINNERS * 10) tm_yield(); /* all of them run */
+    while (atomic_load(&counter) < SPINNERS * 10)
+        tm_yield(); /* all of them run */
     long before = atomic_load(&counter);
     for (int i = 0; i < TRIPS; i++) {
         int v = i;
@@ -98,7 +101,8 @@ static void runnext(void)
     long during = atomic_load(&counter) - before;
     atomic_store(&stop, 1);
     tm_chan_close(ping);
-    for (int i = 0; i < SPINNERS; i++) CHECK_EQ(tm_join(t[i]), 0);
+    for (int i = 0; i < SPINNERS; i++)
+        CHECK_EQ(tm_join(t[i]), 0);
     CHECK_EQ(tm_join(e), 0);
     tm_chan_free(ping);
     tm_chan_free(pong);
@@ -122,7 +126,8 @@ static void burn(void *p)
     s->from = tm_now();
     volatile uint64_t x = 1;
     while (tm_now() - s->from < 30000000) /* 30 ms of running */
-        for (int i = 0; i < 10000; i++) x = x * 6364136223846793005ULL + 1;
+        for (int i = 0; i < 10000; i++)
+            x = x * 6364136223846793005ULL + 1;
     s->to = tm_now();
 }
 
@@ -135,8 +140,10 @@ static void steal(void)
     struct span s[N];
     struct tm_task *t[N];
     double steals0 = metric("steals");
-    for (int i = 0; i < N; i++) CHECK((t[i] = tm_spawn(burn, &s[i])));
-    for (int i = 0; i < N; i++) CHECK_EQ(tm_join(t[i]), 0);
+    for (int i = 0; i < N; i++)
+        CHECK((t[i] = tm_spawn(burn, &s[i])));
+    for (int i = 0; i < N; i++)
+        CHECK_EQ(tm_join(t[i]), 0);
     int overlap = 0;
     for (int i = 0; i < N; i++)
         for (int j = 0; j < N; j++)
@@ -174,14 +181,16 @@ static void global(void)
     atomic_store(&marker_at, -1);
     struct tm_task *a, *b;
     CHECK((a = tm_spawn(spinner, NULL)) && (b = tm_spawn(spinner, NULL)));
-    while (atomic_load(&counter) < 100) tm_yield();
+    while (atomic_load(&counter) < 100)
+        tm_yield();
     long spawned_at = atomic_load(&counter);
     pthread_t th;
     CHECK(pthread_create(&th, NULL, outsider, NULL) == 0);
     CHECK(pthread_join(th, NULL) == 0);
     long queued_at = atomic_load(&counter);
     int64_t t0 = tm_now();
-    while (atomic_load(&marker_at) < 0 && tm_now() - t0 < 5000000000) tm_yield();
+    while (atomic_load(&marker_at) < 0 && tm_now() - t0 < 5000000000)
+        tm_yield();
     atomic_store(&stop, 1);
     CHECK_EQ(tm_join(a), 0);
     CHECK_EQ(tm_join(b), 0);
@@ -272,38 +281,53 @@ static void preempt(void)
 
 /* ---- timers on busy Ps ---- */
 
-static int64_t sleeper_worst;
+enum { SLEEPS = 20 };
+static int64_t lateness[SLEEPS];
 
 static void sleeper(void *p)
 {
     (void)p;
-    for (int i = 0; i < 20; i++) {
+    for (int i = 0; i < SLEEPS; i++) {
         int64_t d = tm_now() + 1000000;
         tm_sleep_until(d);
-        int64_t late = tm_now() - d;
-        if (late > sleeper_worst) sleeper_worst = late;
+        lateness[i] = tm_now() - d;
     }
+}
+
+static int cmp64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return x < y ? -1 : x > y;
 }
 
 /* Hogs hold `hogs` Ps while a G sleeps 1 ms twenty times. With a P free
  * its M fires the busy P's timers (steal rounds, the netpoller's timeout);
- * with every P busy, sysmon preempts the hog whose P has a timer due. */
+ * with every P busy, sysmon preempts the hog whose P has a timer due.
+ * Without either, the sleeper would wait for the hogs, which wait for it. */
 static void timers_with(int hogs)
 {
     struct tm_task *h[2], *s;
     atomic_store(&stop, 0);
-    sleeper_worst = 0;
-    for (int i = 0; i < hogs; i++) CHECK((h[i] = tm_spawn(hog, NULL)));
+    for (int i = 0; i < hogs; i++)
+        CHECK((h[i] = tm_spawn(hog, NULL)));
     CHECK((s = tm_spawn(sleeper, NULL)));
     CHECK_EQ(tm_join(s), 0); /* the main G is woken by the sleeper's exit */
     atomic_store(&stop, 1);
-    for (int i = 0; i < hogs; i++) CHECK_EQ(tm_join(h[i]), 0);
-    /* a slice is 10 ms; on time means well under it, bar a noisy machine */
-    if (sleeper_worst > 200000000) fprintf(stderr, "worst lateness %lld ns\n", (long long)sleeper_worst);
-    CHECK(sleeper_worst < 200000000);
+    for (int i = 0; i < hogs; i++)
+        CHECK_EQ(tm_join(h[i]), 0);
+    qsort(lateness, SLEEPS, sizeof lateness[0], cmp64);
+    int64_t median = lateness[SLEEPS / 2], worst = lateness[SLEEPS - 1];
+    printf("lateness median %.3f ms, worst %.3f ms\n", median / 1e6, worst / 1e6);
+    /* On time is well under a 10 ms slice; the bounds leave room for a
+     * shared, overloaded machine that deschedules us for a while. */
+    CHECK(median < 100000000);
+    CHECK(worst < 2000000000);
 }
 
-static void timers_busy(void) { timers_with(1); }
+static void timers_busy(void)
+{
+    timers_with(1);
+}
 
 static void timers_all_busy(void)
 {
@@ -317,9 +341,14 @@ static void timers_all_busy(void)
 /* ---- main ---- */
 
 static const struct tt_case cases[] = {
-    {"runnext", runnext},     {"steal", steal},         {"global", global},
-    {"handoff", handoff},     {"preempt", preempt},     {"timers_busy", timers_busy},
-    {"timers_all_busy", timers_all_busy}, {NULL, NULL},
+    {"runnext", runnext},
+    {"steal", steal},
+    {"global", global},
+    {"handoff", handoff},
+    {"preempt", preempt},
+    {"timers_busy", timers_busy},
+    {"timers_all_busy", timers_all_busy},
+    {NULL, NULL},
 };
 
 int main(int argc, char **argv)
@@ -329,7 +358,8 @@ int main(int argc, char **argv)
         return 2;
     }
     const struct tt_case *c = cases;
-    while (c->name && strcmp(c->name, argv[1]) != 0) c++;
+    while (c->name && strcmp(c->name, argv[1]) != 0)
+        c++;
     if (!c->name) {
         fprintf(stderr, "unknown case %s\n", argv[1]);
         return 2;

@@ -15,6 +15,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "place.h"
 #include "tm/tm.h"
@@ -253,6 +255,19 @@ static void test_apply(void)
         check_policy(t, policies[k], 1, &start);
         check_policy(t, policies[k], ti.pus + 1, &start); /* wraps */
     }
+    /* the whole process (pthreads' --procs), in a child: it stays bound */
+    pid_t pid = fork();
+    CHECK(pid >= 0);
+    if (pid == 0) {
+        CHECK(tmi_place_plan(t, last, 1, &p) == 0);
+        CHECK(tmi_place_apply_process(t, &p) == 0);
+        cpu_set_t got;
+        CHECK(sched_getaffinity(0, sizeof got, &got) == 0);
+        CHECK(CPU_COUNT(&got) == 1 && CPU_ISSET(tmi_place_pus(&p, 0, &c)[0], &got));
+        _exit(0);
+    }
+    int st;
+    CHECK(waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0);
     tmi_topo_free(t);
     printf("ok apply (%d PUs)\n", ti.pus);
 }

@@ -17,9 +17,9 @@ extern "C" {
 
 /* Internal FIFO of waiters guarded by a short spin lock. Fields are private. */
 struct tm_waitq {
-    _Atomic int lock;      /* tmi_spin lock word */
-    struct tmi_wnode *head; /* oldest waiter; guarded by lock */
-    struct tmi_wnode *tail; /* newest waiter; guarded by lock */
+    _Atomic int lock;       /* tmi_spin lock word */
+    struct tmi_link *head;  /* oldest waiter; guarded by lock */
+    struct tmi_link *tail;  /* newest waiter; guarded by lock */
 };
 
 /* A mutex that parks the task, not the thread. Barging, like a futex mutex:

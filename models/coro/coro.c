@@ -70,7 +70,8 @@ struct tm_task {
     struct tm_task *next;         /* ready-queue link */
     void (*fn)(void *);           /* entry point */
     void *arg;
-    struct tmi_stack *stack;      /* the stack this struct lives on (NULL: the idle loop) */
+    struct tmi_stack *stack;      /* its stack once started; NULL before (and for the idle loop) */
+    const uint64_t *canary;       /* the stack's canary if it is carved (no guard page), else NULL */
     struct tm_waiter *joiner;     /* parked in tm_join on this task, or NULL */
     struct tmi_timer timer;       /* park deadline; timer.arg is the waiter */
     uint64_t id;                  /* for overflow reports: 1, 2, ... */
@@ -190,6 +191,7 @@ static int start(struct tm_task *t)
     if (!s) return -1;
     s->owner = t;
     t->stack = s;
+    t->canary = s->kind == TMI_STACK_CARVED ? s->canary : NULL;
     t->ctx = tmi_ctx_make(tmi_stack_top(s), s->size, task_main);
     tmi_ctx_san_init(&t->san, s->lo, s->size);
     return 0;
@@ -243,18 +245,25 @@ static inline void housekeeping(void)
     if ((++S.tick & 63) == 0 && tmi_netpoll_pending()) tmi_netpoll_poll(0);
 }
 
+/* Carved stacks have no guard page: their overflow shows as a clobbered
+ * canary, checked whenever a task is switched away from. Guarded stacks
+ * fault at once, so they skip the check (canary NULL). */
+static inline void check_canary(const struct tm_task *t)
+{
+    if (t->canary && __builtin_expect(*t->canary != TMI_STACK_CANARY, 0))
+        tmi_stack_overflowed(t->stack);
+}
+
 /* Switch from prev (already queued, parked or running on) to next. */
 static inline void switch_to(struct tm_task *prev, struct tm_task *next)
 {
-    if (prev->stack) tmi_stack_check(prev->stack);
+    check_canary(prev);
     S.current = next;
     tmi_ctx_san_leave(&prev->san, &next->san, 0);
     TMI_TRACE_SWITCH_RUNQ(prev->id, prev->state == PARKED ? TMI_WHY_PARK : TMI_WHY_YIELD,
                           next->id, S.rtail - S.rhead + (S.runnext != NULL));
-    struct tmi_transfer t = tmi_ctx_switch(next->ctx, prev);
+    tmi_ctx_jump(next->ctx, NULL, &prev->ctx); /* every coro switch saves its own context */
     tmi_ctx_san_enter(&prev->san);
-    /* we are prev again; record where the task we came from stopped */
-    if (t.data) ((struct tm_task *)t.data)->ctx = t.ctx;
 }
 
 /* Runs on the next context after a task's last switch: hands its stack
@@ -330,8 +339,7 @@ enum { HAND_OVER = 1 };
 static void task_main(struct tmi_transfer t)
 {
     struct tm_task *self = S.current;
-    tmi_ctx_san_enter(&self->san);
-    if (t.data) ((struct tm_task *)t.data)->ctx = t.ctx;
+    tmi_ctx_san_enter(&self->san); /* whoever started us saved its own context */
     for (;;) {
         self->fn(self->arg);
         self->state = DONE;
@@ -346,6 +354,7 @@ static void task_main(struct tmi_transfer t)
         if (self->detached) task_free(self);
         s->owner = next;
         next->stack = s;
+        next->canary = self->canary;
         next->state = RUNNING;
         S.current = self = next;
     }
@@ -428,9 +437,12 @@ static int co_join(struct tm_task *t)
     return 0;
 }
 
-/* The hot path of the yield micro-benchmark: rotate the ready queue and
- * switch straight to its head. */
-static void co_yield(void)
+/* tm_yield. The fast path is the common case — only the ring has work,
+ * no timers, IO waiters or tracing, and the ring's head has run before:
+ * take the head, put ourselves at the tail, switch. Everything else goes
+ * the general way. (The ring cannot overflow here: one task leaves it for
+ * each that enters.) */
+static __attribute__((noinline)) void co_yield_slow(void)
 {
     housekeeping();
     struct tm_task *self = S.current, *next = pop_started();
@@ -438,6 +450,35 @@ static void co_yield(void)
     push(self);
     next->state = RUNNING;
     switch_to(self, next);
+}
+
+static void co_yield(void)
+{
+    struct tm_task *self = S.current, *next;
+    unsigned h = S.rhead, t = S.rtail;
+    if (__builtin_expect(S.runnext || S.head || h == t || S.timers.len || tmi_netpoll_pending() ||
+                             TMI_TRACE_ENABLED(),
+                         0) ||
+        !(next = S.ring[h % RING])->stack) {
+        co_yield_slow(); /* out of line: the fast path then needs no saved registers */
+        return;
+    }
+    S.rhead = h + 1;
+    S.ring[t % RING] = self; /* the slot just read, when the ring was full */
+    S.rtail = t + 1;
+    self->state = READY;
+    next->state = RUNNING;
+    check_canary(self);
+    S.current = next;
+#if defined(TMI_CTX_ASAN) || defined(TMI_CTX_TSAN)
+    tmi_ctx_san_leave(&self->san, &next->san, 0);
+    tmi_ctx_jump(next->ctx, NULL, &self->ctx);
+    tmi_ctx_san_enter(&self->san);
+#else
+    /* A tail call: resumed, we return straight to tm_yield's caller and
+     * the return-stack predictor stays right (see ctx.h, tmi_ctx_jump). */
+    tmi_ctx_jump(next->ctx, NULL, &self->ctx);
+#endif
 }
 
 static struct tm_task *co_self(void) { return S.current; }

@@ -61,12 +61,15 @@ static size_t describe(const struct tmi_stack *s, char *buf, size_t len)
     char tmp[24];
     int n = 0;
     uint64_t id = t ? t->id : 0;
-    do tmp[n++] = (char)('0' + id % 10);
+    do
+        tmp[n++] = (char)('0' + id % 10);
     while ((id /= 10) && n < 20);
     size_t o = 0;
     const char *p = "goroutine ";
-    while (*p && o < len) buf[o++] = *p++;
-    while (n > 0 && o < len) buf[o++] = tmp[--n];
+    while (*p && o < len)
+        buf[o++] = *p++;
+    while (n > 0 && o < len)
+        buf[o++] = tmp[--n];
     return o;
 }
 
@@ -87,7 +90,8 @@ static int default_procs(void)
 static void free_ps(void)
 {
     if (!S.allp) return;
-    for (int i = 0; i < S.nprocs; i++) tmi_timers_term(&S.allp[i].timers);
+    for (int i = 0; i < S.nprocs; i++)
+        tmi_timers_term(&S.allp[i].timers);
     free(S.allp);
     S.allp = NULL;
 }
@@ -100,8 +104,10 @@ static int gr_init(struct tm_config *cfg)
         return tmi_fail(EINVAL, "goroutine: TM_PROCS must be a whole number in 1..1024, not '%s'",
                         getenv("TM_PROCS"));
     if (cfg->placement && strcmp(cfg->placement, "none") != 0)
-        return tmi_fail(EINVAL, "goroutine: --placement %s is not supported (like Go, its Ms are "
-                                "not pinned to cores)", cfg->placement);
+        return tmi_fail(EINVAL,
+                        "goroutine: --placement %s is not supported (like Go, its Ms are "
+                        "not pinned to cores)",
+                        cfg->placement);
     cfg->procs = procs;
     if (cfg->slice_ns <= 0) cfg->slice_ns = 10 * NS_MS; /* Go's forcePreemptNS */
     S.nprocs = procs;
@@ -126,6 +132,7 @@ static int gr_init(struct tm_config *cfg)
     for (int i = procs - 1; i >= 0; i--) {
         struct p *pp = &S.allp[i];
         pp->id = i;
+        pp->global_in = 61;
         tmi_timers_init(&pp->timers);
         atomic_init(&pp->timer0, INT64_MAX);
         atomic_init(&pp->status, P_IDLE);
@@ -156,7 +163,8 @@ static void gr_fini(void)
     int64_t until = tm_now() + 2000 * (int64_t)NS_MS;
     while (atomic_load_explicit(&S.mlive, memory_order_acquire) > 0 && tm_now() < until) {
         tmi_spin_lock(&S.lock);
-        for (struct m *mp = S.midle; mp; mp = mp->link) tmg_note_wake(&mp->note);
+        for (struct m *mp = S.midle; mp; mp = mp->link)
+            tmg_note_wake(&mp->note);
         for (int i = 0; i < S.nprocs; i++) {
             struct m *mp = atomic_load_explicit(&S.allp[i].m, memory_order_acquire);
             struct tm_task *gp = mp ? atomic_load_explicit(&mp->curg, memory_order_acquire) : NULL;
@@ -243,6 +251,7 @@ static int gr_run(void (*main)(void *), void *arg)
     struct run_main r = {.main = main, .arg = arg};
     struct tm_task *gp = newg(NULL, run_main, &r, 1);
     if (!gp) return tmi_fail(ENOMEM, "goroutine: out of memory for the main task");
+    TMI_TRACE_SPAWN(gp->id);
     tmg_globrunqput(gp);
     tmg_wakep();
     while (!atomic_load_explicit(&r.done, memory_order_acquire))
@@ -256,6 +265,7 @@ static struct tm_task *gr_spawn(void (*fn)(void *), void *arg, int detached)
     struct m *mp = tmg_getm();
     struct p *pp = mp ? mp->p : NULL;
     struct tm_task *gp = newg(pp, fn, arg, detached);
+    if (gp) TMI_TRACE_SPAWN(gp->id);
     if (!gp) {
         op_leave();
         tmi_fail(ENOMEM, "goroutine: out of memory for a G");
@@ -303,7 +313,10 @@ static void gr_yield(void)
     tmi_preempt_enable();
 }
 
-static struct tm_task *gr_self(void) { return tmg_getg(); }
+static struct tm_task *gr_self(void)
+{
+    return tmg_getg();
+}
 
 /* ---- park / ready ---- */
 
@@ -352,14 +365,14 @@ static int gr_park(struct tm_waiter *w, int64_t deadline)
         return ETIMEDOUT; /* no memory for the heap: degrade to a try */
     }
     tmg_gstatus(gp, G_RUNNING, G_WAITING);
-    tmg_gswitch(gp, park_commit, 0);
+    tmg_gswitch(gp, park_commit, TMI_WHY_PARK);
     tmg_deltimer(gp);
     int st = atomic_load_explicit(&w->state, memory_order_acquire);
     op_leave();
     return st == W_READIED ? 0 : ETIMEDOUT;
 }
 
-static void gr_ready(struct tm_waiter *w)
+void tmg_ready_w(struct tm_waiter *w, int next)
 {
     struct tm_task *gp = w->task; /* read first: once readied, w may go */
     /* acq_rel: release hands the claimant's results to the parker;
@@ -371,9 +384,14 @@ static void gr_ready(struct tm_waiter *w)
     }
     if (old != W_PARKED) return; /* its park will see W_READIED */
     tmi_preempt_disable();
-    /* a G readying a G hands over its slice (runnext); others queue */
-    tmg_ready_g(gp, tmg_getg() != NULL);
+    tmg_ready_g(gp, next);
     op_leave();
+}
+
+/* A G readying a G hands over its slice (runnext); others queue. */
+static void gr_ready(struct tm_waiter *w)
+{
+    tmg_ready_w(w, tmg_getg() != NULL);
 }
 
 /* ---- IO and blocking regions ---- */

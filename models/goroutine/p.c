@@ -28,22 +28,6 @@
 
 /* ---- the local queue and the global queue ---- */
 
-int tmg_runqempty(struct p *pp) { return tmi_runq_empty(&pp->rq); }
-
-void tmg_runqput(struct p *pp, struct tm_task *gp, int next)
-{
-    if (next)
-        tmi_runq_put_next(&pp->rq, &gp->rn, &S.gq);
-    else
-        tmi_runq_put(&pp->rq, &gp->rn, &S.gq);
-}
-
-struct tm_task *tmg_runqget(struct p *pp, int *inherit)
-{
-    struct tmi_rnode *n = tmi_runq_get(&pp->rq, 0, inherit);
-    return n ? tmg_g_of(n) : NULL;
-}
-
 struct tm_task *tmg_runqsteal(struct p *pp, struct p *p2, int steal_next)
 {
     if (steal_next && tmi_runq_ring_len(&p2->rq) == 0 &&
@@ -60,8 +44,6 @@ struct tm_task *tmg_runqsteal(struct p *pp, struct p *p2, int steal_next)
     return tmg_g_of(n);
 }
 
-void tmg_globrunqput(struct tm_task *gp) { tmi_gq_put(&S.gq, &gp->rn); }
-
 struct tm_task *tmg_globrunqget(struct p *pp, int max)
 {
     long len = tmi_gq_len(&S.gq);
@@ -76,9 +58,12 @@ struct tm_task *tmg_globrunqget(struct p *pp, int max)
 }
 
 /* ---- G free lists: per P (owner), spilling to and refilling from the
- * global list (sched.lock) in batches of 32, as Go's gfput/gfget ---- */
+ * global list (sched.lock) in batches, as Go's gfput/gfget (Go keeps 64
+ * per P and moves 32; a G here is ~170 bytes, so a P keeps up to 512 and
+ * moves 256: a burst of a few hundred spawns and joins never touches the
+ * lock) ---- */
 
-enum { GF_BATCH = 32, GF_MAX = 64, G_SLAB = 128 };
+enum { GF_BATCH = 256, GF_MAX = 512, G_SLAB = 128 };
 
 static struct tm_task *slab_alloc(struct p *pp)
 {
@@ -176,7 +161,8 @@ void tmg_gfput(struct p *pp, struct tm_task *gp)
 /* fini: every G struct goes with its slab. */
 void tmg_gfree_all(void)
 {
-    for (int i = 0; i < S.nslabs; i++) free(S.slabs[i]);
+    for (int i = 0; i < S.nslabs; i++)
+        free(S.slabs[i]);
     free(S.slabs);
     S.slabs = NULL;
     S.nslabs = S.capslabs = 0;
@@ -224,6 +210,10 @@ int tmg_addtimer(struct p *pp, struct tm_task *gp, int64_t when)
     } else if (S.nprocs > 1) {
         tmg_wakep();
     }
+    /* Every P busy: nobody else will fire this timer while this P runs
+     * some other G; have this M interrupted then (sysmon is the fallback,
+     * should the P change hands meanwhile). */
+    if (atomic_load_explicit(&S.npidle, memory_order_relaxed) == 0) tmg_timer_signal(when);
     return 0;
 }
 
@@ -256,8 +246,7 @@ int tmg_checktimers(struct p *pp, int64_t now, int64_t *next)
         int st = atomic_load_explicit(&w->state, memory_order_acquire);
         while (st == W_INIT || st == W_PARKED) {
             if (atomic_compare_exchange_weak_explicit(&w->state, &st, W_TIMEDOUT,
-                                                      memory_order_acq_rel,
-                                                      memory_order_acquire)) {
+                                                      memory_order_acq_rel, memory_order_acquire)) {
                 if (st == W_PARKED) {
                     gp->schedlink = fired;
                     fired = gp;

@@ -3,9 +3,14 @@
  * Design note
  * ===========
  * This is the Go runtime's scheduler (runtime/proc.go, Go 1.19) rebuilt on
- * tmbench's building blocks: contexts (scheduler/ctx), pooled stacks,
- * the shared netpoller, the deadline heap, and the park/ready seam on
- * which channels, mutexes and wait groups are written once.
+ * tmbench's building blocks: contexts (scheduler/ctx), pooled stacks, the
+ * shared run queue (scheduler/runq), netpoller, deadline heap and
+ * preemption handler (scheduler/preempt), and the park/ready seam on which
+ * channels, mutexes and wait groups are written once. Files: this one
+ * decides who runs next; m.c moves Ms and Ps around (parking, waking,
+ * hand-offs, blocking regions); p.c is what a P owns (run queue, free Gs,
+ * timers); sysmon.c is the monitor thread and preemption; glue.c is the
+ * tm_model_ops table.
  *
  * G, M, P. A G is a task (struct tm_task): a function, a context and —
  * from its first run until it returns — a stack. An M is a kernel thread.
@@ -13,8 +18,8 @@
  * them, so at most procs Gs run at once however many Ms exist. An M needs
  * a P to run a G; it gives the P up when it blocks (a blocking region, or
  * nothing to do), so the P goes on with another M. Each P owns a run
- * queue: runnext, a 256-slot ring, and its timers; behind them is the
- * global run queue. The enums in goroutine.h say, state by state, who
+ * queue — runnext and a 256-slot ring — and a timer heap; behind them is
+ * the global run queue. The enums in goroutine.h say, state by state, who
  * owns each G, M and P; in short:
  *
  *   G  IDLE --spawn--> RUNNABLE --execute--> RUNNING --park--> WAITING
@@ -30,9 +35,10 @@
  *
  * Who owns what: a P's ring is pushed and its runnext set only by the M
  * holding it; anyone takes by CAS. A G's stack is touched only by the M
- * running it. The global queue, the idle M and P lists and the G free list
- * are under sched.lock (a spin lock: held for a few instructions, never
- * across a blocking call). A parked G belongs to whoever wins its waiter.
+ * running it. The idle M and P lists and the shared G free list are under
+ * sched.lock, the global run queue under its own lock (runq.h), a P's
+ * timers under its tlock — spin locks held for a few instructions, never
+ * across a blocking call. A parked G belongs to whoever wins its waiter.
  *
  * Scheduling. schedule() (on an M's own stack, "g0") takes the next G:
  * due timers of its P first, then 1 pick in 61 from the global queue (so
@@ -42,9 +48,10 @@
  * last round its runnext and its due timers. Only procs/2 Ms spin at once
  * (M_SPINNING); a spinning M that finds work wakes another (resetspinning),
  * and submitting work wakes one only when none spins (wakep). Finding
- * nothing, an M gives its P back, rechecks every ring (the StoreLoad
- * handshake with wakep: see there), and then either becomes the poller —
- * blocking in epoll until IO or the earliest timer of any P — or parks.
+ * nothing, an M gives its P back, rechecks every ring and the global queue
+ * (the StoreLoad handshake with wakep: m.c), and then either becomes the
+ * poller — blocking in epoll until IO or the earliest timer of any P — or
+ * parks.
  *
  * Switching. Every switch is a switch-with-call (ctx.h): the leaving G
  * passes a "commit" that runs on the next context once the G is entirely
@@ -55,20 +62,32 @@
  * to g0, where findrunnable may block. A readied G goes to the waker's
  * runnext and does not start a new time slice (schedtick is not bumped),
  * so a pair bouncing a message runs back to back on one P — and sysmon
- * still ends the pair's slice after 10 ms if a hog waits.
+ * still ends the pair's slice after 10 ms if a hog waits. A joiner is
+ * woken at the ring's tail instead: a join waits for an end, not for a
+ * message. A G that ends while the next G has never run hands it its stack
+ * and runs it in place (g_main): spawn-heavy trees mostly run that way.
+ * errno belongs to the G: read before a switch, written on the M where
+ * the G resumes.
  *
  * Blocking regions (tm_blocking_enter/exit) are Go's entersyscall /
  * exitsyscall: enter only marks the P P_SYSCALL (a few stores, no
- * wake-up); sysmon (sysmon.c) retakes a P that stayed there across one of
- * its ticks (20 us+) and hands it to another M. exit CASes its old P back;
- * failing that it takes an idle P; failing that its G goes to the global
- * queue and the M parks.
+ * wake-up); sysmon retakes a P that stayed there across one of its ticks
+ * (20 us+) and hands it to another M. exit CASes its old P back; failing
+ * that it takes an idle P; failing that its G goes to the global queue
+ * and the M parks.
+ *
+ * Timers. A G parking with a deadline puts its timer on its P's heap.
+ * The owner fires due timers in schedule; a stealing M fires a victim's in
+ * its last round; the poller M sleeps until the earliest timer of all Ps.
+ * When every P is busy, the arming M sets its own one-shot timer signal
+ * for the deadline and sysmon backs it up (sysmon.c, (e)), so a hog delays
+ * a sleeper by about a signal delivery, not by a slice.
  *
  * Invariants. tmi_preempt_off is 1 at every switch (model code raises it
  * at each entry; g0 keeps it at 1; a new G drops it to 0 in g_main), so
  * the preemption signal never interrupts scheduler code. An idle P has an
- * empty ring. A G is on at most one queue. Nothing blocks while holding
- * sched.lock or a P's tlock.
+ * empty ring. A G is on at most one queue. Nothing blocks while holding a
+ * spin lock.
  *
  * Rejected alternatives.
  *  - Always through g0, as Go (mcall(park_m) then gogo): two switches per
@@ -80,22 +99,19 @@
  *  - Eager hand-off at every blocking_enter (Go's entersyscallblock): a
  *    thread wake-up per call; the lazy retake makes short calls cost a
  *    few stores and pays only for calls that really block.
- *  - A timer signal per M for preemption (the mn model's way): sysmon
- *    already watches every P for syscalls, and preempting only Gs that
- *    overran their slice costs nothing when nobody does.
+ *  - A periodic timer signal per M for slice preemption (the mn model's
+ *    way): sysmon already watches every P for syscalls, and preempting only
+ *    Gs that overran costs nothing while everybody yields. (The M's timer
+ *    is used as a one-shot, only for timers due while every P is busy.)
  *  - The tm_run caller's thread as M0: tm_run must return when the main G
  *    ends wherever it runs; making the caller wait on a futex keeps every
  *    M alike.
  *  - A global timer heap (Go before 1.14): one lock for every sleep.
+ *  - A G's stack at spawn (Go's way, 2-8 KiB each): a million queued Gs
+ *    would pin a million stacks; here a queued G is a 168-byte struct.
  */
 #include <errno.h>
-#include <linux/futex.h>
-#include <signal.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/syscall.h>
-#include <time.h>
-#include <unistd.h>
+#include <stdio.h>
 
 #include "goroutine.h"
 #include "netpoll.h"
@@ -108,305 +124,11 @@ _Thread_local struct tm_task *tmg_g;
 
 enum { NS_MS = 1000000 };
 
-/* ---- notes: one futex word, one sleeper ---- */
-
-static long futex(_Atomic int *addr, int op, int val, const struct timespec *ts)
-{
-    return syscall(SYS_futex, (int *)addr, op | FUTEX_PRIVATE_FLAG, val, ts, NULL, 0);
-}
-
-/* Sleep until tmg_note_wake (consuming it) or timeout_ns (< 0: none). */
-void tmg_note_sleep(_Atomic int *note, int64_t timeout_ns)
-{
-    struct timespec ts = {.tv_sec = timeout_ns / 1000000000, .tv_nsec = timeout_ns % 1000000000};
-    /* acquire: pairs with the waker's release; whatever it set before
-     * waking us (m->nextp) is visible */
-    while (!atomic_exchange_explicit(note, 0, memory_order_acquire)) {
-        long r = futex(note, FUTEX_WAIT, 0, timeout_ns >= 0 ? &ts : NULL);
-        if (r < 0 && errno == ETIMEDOUT) {
-            atomic_store_explicit(note, 0, memory_order_relaxed); /* a late wake is dropped */
-            return;
-        }
-    }
-}
-
-void tmg_note_wake(_Atomic int *note)
-{
-    atomic_store_explicit(note, 1, memory_order_release);
-    futex(note, FUTEX_WAKE, 1, NULL);
-}
-
-/* ---- G states ---- */
-
-void tmg_gstatus(struct tm_task *gp, int from, int to)
-{
-#ifndef NDEBUG
-    int cur = atomic_load_explicit(&gp->status, memory_order_relaxed);
-    tm_assert(from < 0 || cur == from, "goroutine: bad G state transition");
-#else
-    (void)from;
-#endif
-    atomic_store_explicit(&gp->status, to, memory_order_relaxed);
-}
-
-/* ---- idle lists (sched.lock) ---- */
-
-static void mput(struct m *mp)
-{
-    mp->link = S.midle;
-    S.midle = mp;
-    S.nmidle++;
-}
-
-static struct m *mget(void)
-{
-    struct m *mp = S.midle;
-    if (mp) {
-        S.midle = mp->link;
-        S.nmidle--;
-    }
-    return mp;
-}
-
-static void pidleput(struct p *pp)
-{
-    tm_assert(tmg_runqempty(pp), "goroutine: an idle P with queued Gs");
-    atomic_store_explicit(&pp->status, P_IDLE, memory_order_relaxed);
-    atomic_store_explicit(&pp->m, NULL, memory_order_relaxed);
-    pp->link = S.pidle;
-    S.pidle = pp;
-    atomic_fetch_add_explicit(&S.npidle, 1, memory_order_seq_cst);
-}
-
-static struct p *pidleget(void)
-{
-    struct p *pp = S.pidle;
-    if (pp) {
-        S.pidle = pp->link;
-        atomic_fetch_sub_explicit(&S.npidle, 1, memory_order_seq_cst);
-    }
-    return pp;
-}
-
-static void acquirep(struct m *mp, struct p *pp)
-{
-    mp->p = pp;
-    /* release: sysmon, reading pp->m, sees mp->self */
-    atomic_store_explicit(&pp->m, mp, memory_order_release);
-    atomic_store_explicit(&pp->status, P_RUNNING, memory_order_relaxed);
-}
-
-static struct p *releasep(struct m *mp)
-{
-    struct p *pp = mp->p;
-    mp->p = NULL;
-    atomic_store_explicit(&pp->m, NULL, memory_order_relaxed);
-    return pp;
-}
-
-/* ---- starting and stopping Ms ---- */
-
-static struct m *newm(struct p *pp, int spinning)
-{
-    struct m *mp = calloc(1, sizeof *mp);
-    tm_assert(mp != NULL, "goroutine: out of memory for an M");
-    mp->nextp = pp;
-    mp->spinning = spinning;
-    mp->status = spinning ? M_SPINNING : M_RUNNING;
-    tmi_spin_lock(&S.lock);
-    mp->id = S.mcount++;
-    atomic_fetch_add_explicit(&S.mlive, 1, memory_order_relaxed);
-    mp->alllink = S.allm;
-    S.allm = mp;
-    tmi_spin_unlock(&S.lock);
-    pthread_attr_t attr;
-    pthread_attr_init(&attr);
-    pthread_attr_setstacksize(&attr, 1024 * 1024); /* g0: scheduler code only (lazily committed) */
-    int err = pthread_create(&mp->thread, &attr, tmg_mstart, mp);
-    pthread_attr_destroy(&attr);
-    /* An M is as vital as a P here: without one the queued work would
-     * never run. Go throws in the same place ("newosproc"). */
-    tm_assert(err == 0, "goroutine: cannot create a thread for an M");
-    return mp;
-}
-
-/* Run pp (or, if NULL, an idle P) on an idle M, or on a new one. If
- * spinning, the caller has counted the M in nmspinning. Go's startm. */
-void tmg_startm(struct p *pp, int spinning)
-{
-    tmi_spin_lock(&S.lock);
-    if (!pp) {
-        pp = pidleget();
-        if (!pp) {
-            tmi_spin_unlock(&S.lock);
-            if (spinning) atomic_fetch_sub_explicit(&S.nmspinning, 1, memory_order_seq_cst);
-            return;
-        }
-    }
-    struct m *nmp = mget();
-    tmi_spin_unlock(&S.lock);
-    if (!nmp) {
-        newm(pp, spinning);
-        return;
-    }
-    nmp->spinning = spinning;
-    nmp->nextp = pp;
-    tmg_stat(&S.n_mwakes);
-    tmg_note_wake(&nmp->note); /* release: nextp and spinning */
-}
-
-/* Park mp (no P) until startm hands it one. Returns 0 with a P, -1 when
- * the model stops. */
-static int stopm(struct m *mp)
-{
-    tm_assert(!mp->p && !mp->spinning, "goroutine: stopm with a P or spinning");
-    tmi_spin_lock(&S.lock);
-    mput(mp);
-    tmi_spin_unlock(&S.lock);
-    mp->status = M_IDLE;
-    tmg_note_sleep(&mp->note, -1);
-    if (!mp->nextp) return -1; /* only fini wakes an M without a P */
-    acquirep(mp, mp->nextp);
-    mp->nextp = NULL;
-    mp->status = mp->spinning ? M_SPINNING : M_RUNNING;
-    return 0;
-}
-
-/* Someone made work runnable: if a P is idle and no M is spinning, start
- * one spinning M, which will find the work or, failing, wake nobody.
- *
- * The StoreLoad handshake (Go's "worker thread parking/unparking"): a
- * submitter stores its G into a queue, then reads npidle/nmspinning; a
- * spinning M that gives up decrements nmspinning, then reads every queue.
- * Each side puts a full fence between its store and its loads, so at
- * least one of them sees the other's store: either the submitter starts
- * an M or the giving-up M finds the G. */
-void tmg_wakep(void)
-{
-    tmg_storeload();
-    if (atomic_load_explicit(&S.npidle, memory_order_seq_cst) == 0) return;
-    int zero = 0;
-    if (atomic_load_explicit(&S.nmspinning, memory_order_seq_cst) != 0 ||
-        !atomic_compare_exchange_strong_explicit(&S.nmspinning, &zero, 1, memory_order_seq_cst,
-                                                 memory_order_seq_cst))
-        return;
-    tmg_startm(NULL, 1);
-}
-
-/* A spinning M found work: it stops spinning and, if it was the last
- * spinner, wakes another in case there is more. Go's resetspinning. */
-static void resetspinning(struct m *mp)
-{
-    mp->spinning = 0;
-    mp->status = M_RUNNING;
-    int n = atomic_fetch_sub_explicit(&S.nmspinning, 1, memory_order_seq_cst) - 1;
-    tm_assert(n >= 0, "goroutine: negative nmspinning");
-    tmg_wakep();
-}
-
-/* pp was taken from an M in a blocking region (or from nothing): find it
- * an M if it has anything to do, else put it on the idle list. Go's
- * handoffp. Caller owns pp, holding no lock. */
-void tmg_handoffp(struct p *pp)
-{
-    if (!tmg_runqempty(pp) || tmi_gq_len(&S.gq) != 0) {
-        tmg_startm(pp, 0);
-        return;
-    }
-    /* No local work: start a spinning M only if nobody else looks. */
-    int zero = 0;
-    if (atomic_load_explicit(&S.nmspinning, memory_order_seq_cst) +
-                atomic_load_explicit(&S.npidle, memory_order_seq_cst) ==
-            0 &&
-        atomic_compare_exchange_strong_explicit(&S.nmspinning, &zero, 1, memory_order_seq_cst,
-                                                memory_order_seq_cst)) {
-        tmg_startm(pp, 1);
-        return;
-    }
-    tmi_spin_lock(&S.lock);
-    if (tmi_gq_len(&S.gq) != 0) {
-        tmi_spin_unlock(&S.lock);
-        tmg_startm(pp, 0);
-        return;
-    }
-    /* The last running P, and nobody polls the network: an M must. */
-    if (atomic_load_explicit(&S.npidle, memory_order_relaxed) == S.nprocs - 1 &&
-        atomic_load_explicit(&S.lastpoll, memory_order_seq_cst) != 0) {
-        tmi_spin_unlock(&S.lock);
-        tmg_startm(pp, 0);
-        return;
-    }
-    int64_t when = atomic_load_explicit(&pp->timer0, memory_order_relaxed);
-    pidleput(pp);
-    tmi_spin_unlock(&S.lock);
-    /* its timers need an M that sleeps until them */
-    if (when != INT64_MAX && atomic_load_explicit(&S.lastpoll, memory_order_seq_cst) == 0) {
-        int64_t until = atomic_load_explicit(&S.polluntil, memory_order_relaxed);
-        if (until == 0 || until > when) tmi_netpoll_wake();
-    } else if (when != INT64_MAX) {
-        tmg_wakep();
-    }
-}
-
-/* ---- making Gs runnable ---- */
-
-void tmg_ready_g(struct tm_task *gp, int next)
-{
-    struct m *mp = tmg_getm();
-    tmg_gstatus(gp, -1, G_RUNNABLE);
-    if (mp && mp->p) {
-        tmg_runqput(mp->p, gp, next);
-        /* with one P, the P running us is the only one: nobody to wake */
-        if (S.nprocs > 1) tmg_wakep();
-        return;
-    }
-    if (mp && mp->collecting) { /* an M polling without a P: queued after the poll */
-        gp->schedlink = NULL;
-        if (mp->polltail)
-            mp->polltail->schedlink = gp;
-        else
-            mp->pollhead = gp;
-        mp->polltail = gp;
-        return;
-    }
-    tmg_globrunqput(gp);
-    tmg_wakep();
-}
-
-/* Gs readied with no P held (the netpoller's M, sysmon): onto the caller's
- * P if it now has one, else the global queue, with an M started for each
- * idle P that can take one. Go's injectglist. */
-void tmg_injectglist(struct tm_task *head)
-{
-    if (!head) return;
-    struct m *mp = tmg_getm();
-    if (mp && mp->p) {
-        while (head) {
-            struct tm_task *gp = head;
-            head = gp->schedlink;
-            tmg_runqput(mp->p, gp, 0);
-        }
-        if (S.nprocs > 1) tmg_wakep();
-        return;
-    }
-    int n = 0;
-    for (struct tm_task *gp = head, *next; gp; gp = next, n++) {
-        next = gp->schedlink;
-        gp->rn.next = next ? &next->rn : NULL;
-    }
-    struct tm_task *tail = head;
-    while (tail->schedlink) tail = tail->schedlink;
-    tmi_gq_put_batch(&S.gq, &head->rn, &tail->rn, n);
-    for (int i = 0; i < n && atomic_load_explicit(&S.npidle, memory_order_seq_cst) > 0; i++)
-        tmg_startm(NULL, 0);
-}
-
 /* ---- starting and ending Gs ---- */
 
 static void g_main(struct tmi_transfer t);
 
-/* ctx_san's protocol: leaving and entering contexts. The done G's data
- * is its heap record, never its stack (see ctx_san.h). */
+/* execute's commit: g0 records where it stopped. */
 static struct tmi_transfer save_g0(struct tmi_transfer t)
 {
     ((struct m *)t.data)->g0ctx = t.ctx;
@@ -424,9 +146,13 @@ static void g_done(struct m *mp, struct tm_task *gp)
     }
     /* acq_rel: after this exchange a joiner may free gp; we read nothing
      * of gp after it */
-    struct tm_waiter *j = atomic_exchange_explicit(&gp->joiner, TMG_JOIN_DONE,
-                                                   memory_order_acq_rel);
-    if (j && tm_waiter_claim(j)) tm_ready(j);
+    struct tm_waiter *j =
+        atomic_exchange_explicit(&gp->joiner, TMG_JOIN_DONE, memory_order_acq_rel);
+    /* at the back of the queue, not in runnext: a join waits for an end,
+     * not for a message, and what was spawned alongside gp (typically the
+     * rest of the joiner's batch) runs first, so the joiner does not bounce
+     * back once per G */
+    if (j && tm_waiter_claim(j)) tmg_ready_w(j, 0);
 }
 
 /* Give gp, which has never run, its stack and context. If no stack can be
@@ -459,34 +185,26 @@ static struct tmi_transfer exit_commit(struct tmi_transfer t)
     return (struct tmi_transfer){NULL, NULL};
 }
 
-static void g_main(struct tmi_transfer t)
-{
-    struct tm_task *gp = tmg_getg();
-    tmi_ctx_san_enter(&gp->san);
-    (void)t;
-    tmi_preempt_enable(); /* 1 across the switch that started us */
-    gp->fn(gp->arg);
-    tmi_preempt_disable();
-    tmg_gstatus(gp, G_RUNNING, G_DEAD);
-    tmg_gswitch(gp, exit_commit, 1);
-    tm_assert(0, "goroutine: a dead G was resumed");
-}
-
 /* ---- picking the next G ---- */
 
-/* The next G from pp's own sources, never blocking: due timers, 1 in 61
- * picks from the global queue, runnext, the ring, then the global queue.
+/* The next G from pp's own sources, never blocking: a G whose timer just
+ * fired, 1 in 61 picks from the global queue, runnext, the ring, then the
+ * global queue.
  * *inherit = 1 when it comes from runnext. Caller holds pp. */
 static struct tm_task *pick_local(struct p *pp, int *inherit)
 {
     int64_t next;
-    if (atomic_load_explicit(&pp->timer0, memory_order_relaxed) != INT64_MAX)
-        tmg_checktimers(pp, tm_now(), &next);
-    *inherit = 0;
     struct tm_task *gp;
-    if (++pp->schedtick_local % 61 == 0 && tmi_gq_len(&S.gq) > 0 &&
-        (gp = tmg_globrunqget(pp, 1)) != NULL)
+    /* A G whose deadline just passed (now in runnext) goes first, even
+     * before the 1-in-61 global pick: it has waited long enough. */
+    if (atomic_load_explicit(&pp->timer0, memory_order_relaxed) != INT64_MAX &&
+        tmg_checktimers(pp, tm_now(), &next) > 0 && (gp = tmg_runqget(pp, inherit)) != NULL)
         return gp;
+    *inherit = 0;
+    if (--pp->global_in == 0) {
+        pp->global_in = 61;
+        if (tmi_gq_len(&S.gq) > 0 && (gp = tmg_globrunqget(pp, 1)) != NULL) return gp;
+    }
     if ((gp = tmg_runqget(pp, inherit)) || tmi_gq_len(&S.gq) == 0) return gp;
     return tmg_globrunqget(pp, 0);
 }
@@ -516,16 +234,17 @@ static void set_running(struct m *mp, struct tm_task *gp, int inherit)
     mp->status = M_RUNNING;
 }
 
-void tmg_gswitch(struct tm_task *gp, tmg_commit_fn commit, int from_done)
+/* Switch from gp to next (started), or to g0 when next is NULL, running
+ * commit on the other side. Returns when gp runs again, maybe on another M.
+ * Caller: gp, holding mp's P (if any), tmi_preempt_off == 1. */
+void tmg_switch_to(struct m *mp, struct tm_task *gp, struct tm_task *next, int inherit,
+                   tmg_commit_fn commit, int why)
 {
-    struct m *mp = tmg_getm();
     tm_assert(tmi_preempt_depth() == 1, "goroutine: a switch with preemption disabled twice");
     if (gp->stack) tmi_stack_check(gp->stack);
-    struct tm_task *next = NULL;
-    int inherit = 0;
-    if (mp->p && !atomic_load_explicit(&S.stopping, memory_order_relaxed))
-        next = pick_started(mp->p, &inherit);
-    int e = tmi_errno_get(); /* errno is the G's, not the M's */
+    int from_done = why == TMI_WHY_EXIT;
+    int e = errno; /* errno is the G's, not the M's: carried to where it resumes */
+    TMI_TRACE_SWITCH_RUNQ(gp->id, why, next ? next->id : 0, mp->p ? tmi_runq_len(&mp->p->rq) : 0);
     if (next) {
         set_running(mp, next, inherit);
         tmi_ctx_san_leave(&gp->san, &next->san, from_done);
@@ -536,9 +255,64 @@ void tmg_gswitch(struct tm_task *gp, tmg_commit_fn commit, int from_done)
         tmi_ctx_san_leave(&gp->san, &mp->g0san, from_done);
         tmi_ctx_switch_call(mp->g0ctx, gp, commit);
     }
-    /* resumed, maybe on another M: re-read every thread-local */
+    /* resumed, maybe on another M: thread-locals are re-read from here on */
     tmi_ctx_san_enter(&gp->san);
-    tmi_errno_set(e);
+    tmg_errno_carry(mp, e);
+}
+
+void tmg_gswitch(struct tm_task *gp, tmg_commit_fn commit, int why)
+{
+    struct m *mp = tmg_getm();
+    struct tm_task *next = NULL;
+    int inherit = 0;
+    if (mp->p && !atomic_load_explicit(&S.stopping, memory_order_relaxed))
+        next = pick_started(mp->p, &inherit);
+    tmg_switch_to(mp, gp, next, inherit, commit, why);
+}
+
+/* Stack hand-over (as the coro model): a G that ends while the next G of
+ * its P has never run lends that G its stack and calls its function right
+ * here — no stack to free and allocate, no context to make, no switch.
+ * Spawn-heavy work (spawn, skynet, fib) mostly runs this way. Off under
+ * ASan and TSan, whose bookkeeping assumes one task per context. */
+#if defined(TMI_CTX_ASAN) || defined(TMI_CTX_TSAN)
+enum { HAND_OVER = 0 };
+#else
+enum { HAND_OVER = 1 };
+#endif
+
+static void g_main(struct tmi_transfer t)
+{
+    struct tm_task *gp = tmg_getg();
+    tmi_ctx_san_enter(&gp->san);
+    (void)t;
+    for (;;) {
+        tmi_preempt_enable(); /* 1 across the switch (or hand-over) that started us */
+        gp->fn(gp->arg);
+        tmi_preempt_disable();
+        tmg_gstatus(gp, G_RUNNING, G_DEAD);
+        struct m *mp = tmg_getm();
+        struct tm_task *next = NULL;
+        int inherit = 0;
+        if (mp->p && !atomic_load_explicit(&S.stopping, memory_order_relaxed))
+            next = pick_local(mp->p, &inherit);
+        if (HAND_OVER && next && !next->ctx) {
+            struct tmi_stack *s = gp->stack;
+            tmi_stack_check(s);
+            TMI_TRACE_SWITCH(gp->id, TMI_WHY_EXIT, next->id);
+            gp->stack = NULL;
+            g_done(mp, gp); /* gp may be reused from here on */
+            s->owner = next;
+            next->stack = s;
+            set_running(mp, next, inherit);
+            gp = next;
+            continue;
+        }
+        while (next && !next->ctx && tmg_start_g(next) != 0)
+            next = pick_local(mp->p, &inherit);
+        tmg_switch_to(mp, gp, next, inherit, exit_commit, TMI_WHY_EXIT);
+        tm_assert(0, "goroutine: a dead G was resumed");
+    }
 }
 
 /* yield: the leaving G goes to the ring's tail once it is off its stack. */
@@ -561,15 +335,9 @@ void tmg_gosched(struct tm_task *gp)
     int inherit;
     struct tm_task *next = pick_started(mp->p, &inherit);
     if (!next) return;
-    if (gp->stack) tmi_stack_check(gp->stack);
     atomic_store_explicit(&gp->preempt, 0, memory_order_relaxed);
     tmg_gstatus(gp, G_RUNNING, G_RUNNABLE);
-    set_running(mp, next, inherit);
-    int e = tmi_errno_get();
-    tmi_ctx_san_leave(&gp->san, &next->san, 0);
-    tmi_ctx_switch_call(next->ctx, gp, yield_commit);
-    tmi_ctx_san_enter(&gp->san);
-    tmi_errno_set(e);
+    tmg_switch_to(mp, gp, next, inherit, yield_commit, TMI_WHY_YIELD);
 }
 
 /* ---- findrunnable: everything an M does before it blocks ---- */
@@ -599,7 +367,10 @@ static struct tm_task *stealwork(struct p *pp, int64_t *now, int64_t *polluntil,
             }
             if (atomic_load_explicit(&p2->status, memory_order_relaxed) != P_IDLE) {
                 struct tm_task *gp = tmg_runqsteal(pp, p2, last);
-                if (gp) return gp;
+                if (gp) {
+                    TMI_TRACE_STEAL(gp->id, p2->id, 1 + tmi_runq_ring_len(&pp->rq));
+                    return gp;
+                }
             }
         }
     }
@@ -648,8 +419,14 @@ top:
     if ((gp = tmg_runqget(pp, inherit))) return gp;
     *inherit = 0;
     if (tmi_gq_len(&S.gq) > 0 && (gp = tmg_globrunqget(pp, 0))) return gp;
-    /* Poll the network without blocking, unless an M already blocks in it. */
-    if (tmi_netpoll_pending() > 0 && atomic_load_explicit(&S.lastpoll, memory_order_seq_cst) != 0) {
+    /* Poll the network without blocking, unless an M already blocks in it.
+     * Recording the poll (unlike Go) keeps sysmon's own poll, meant for
+     * when nobody polls, out of the way of Ms that poll all the time. */
+    int64_t last;
+    if (tmi_netpoll_pending() > 0 &&
+        (last = atomic_load_explicit(&S.lastpoll, memory_order_seq_cst)) != 0) {
+        atomic_compare_exchange_strong_explicit(&S.lastpoll, &last, now, memory_order_seq_cst,
+                                                memory_order_relaxed);
         if (tmi_netpoll_poll(0) > 0 && (gp = tmg_runqget(pp, inherit))) return gp;
     }
     /* Steal, if not too many Ms already do (at most half the busy Ps). */
@@ -672,16 +449,16 @@ top:
      * of us sees the other. */
     if ((gp = tmg_globrunqget(pp, 0))) return gp;
     tmi_spin_lock(&S.lock);
-    releasep(mp);
-    pidleput(pp);
+    tmg_releasep(mp);
+    tmg_pidleput(pp);
     tmi_spin_unlock(&S.lock);
     tmg_storeload();
     if (tmi_gq_len(&S.gq) > 0) {
         tmi_spin_lock(&S.lock);
-        pp = pidleget();
+        pp = tmg_pidleget();
         tmi_spin_unlock(&S.lock);
         if (pp) { /* else whoever took the P will find the work */
-            acquirep(mp, pp);
+            tmg_acquirep(mp, pp);
             goto top;
         }
     }
@@ -695,10 +472,10 @@ top:
         for (int i = 0; i < S.nprocs; i++) {
             if (tmg_runqempty(&S.allp[i])) continue;
             tmi_spin_lock(&S.lock);
-            pp = pidleget();
+            pp = tmg_pidleget();
             tmi_spin_unlock(&S.lock);
             if (pp) {
-                acquirep(mp, pp);
+                tmg_acquirep(mp, pp);
                 mp->spinning = 1;
                 mp->status = M_SPINNING;
                 atomic_fetch_add_explicit(&S.nmspinning, 1, memory_order_seq_cst);
@@ -715,12 +492,12 @@ top:
         atomic_exchange_explicit(&S.lastpoll, 0, memory_order_seq_cst) != 0) {
         struct tm_task *list = netpoll_block(mp, polluntil);
         tmi_spin_lock(&S.lock);
-        pp = pidleget();
+        pp = tmg_pidleget();
         tmi_spin_unlock(&S.lock);
         if (!pp) {
             tmg_injectglist(list);
         } else {
-            acquirep(mp, pp);
+            tmg_acquirep(mp, pp);
             mp->status = M_RUNNING;
             if (list) {
                 gp = list;
@@ -740,7 +517,7 @@ top:
         int64_t until = atomic_load_explicit(&S.polluntil, memory_order_relaxed);
         if (until == 0 || until > polluntil) tmi_netpoll_wake();
     }
-    if (stopm(mp) != 0) return NULL;
+    if (tmg_stopm(mp) != 0) return NULL;
     goto top;
 }
 
@@ -750,10 +527,10 @@ static struct tm_task *schedule(struct m *mp, int *inherit)
 {
     for (;;) {
         if (atomic_load_explicit(&S.stopping, memory_order_relaxed)) return NULL;
-        if (!mp->p && stopm(mp) != 0) return NULL;
+        if (!mp->p && tmg_stopm(mp) != 0) return NULL;
         struct tm_task *gp = pick_local(mp->p, inherit);
         if (!gp && !(gp = findrunnable(mp, inherit))) return NULL;
-        if (mp->spinning) resetspinning(mp);
+        if (mp->spinning) tmg_resetspinning(mp);
         if (gp->ctx || tmg_start_g(gp) == 0) return gp;
     }
 }
@@ -761,6 +538,7 @@ static struct tm_task *schedule(struct m *mp, int *inherit)
 static void execute(struct m *mp, struct tm_task *gp, int inherit)
 {
     set_running(mp, gp, inherit);
+    TMI_TRACE_SWITCH_RUNQ(0, TMI_WHY_YIELD, gp->id, tmi_runq_len(&mp->p->rq));
     tmi_ctx_san_leave(&mp->g0san, &gp->san, 0);
     tmi_ctx_switch_call(gp->ctx, mp, save_g0);
     tmi_ctx_san_enter(&mp->g0san);
@@ -775,22 +553,28 @@ void *tmg_mstart(void *arg)
      * blocks everything */
     pthread_sigmask(SIG_SETMASK, &S.sigmask, NULL);
     tmi_preempt_disable(); /* g0 runs at 1: never preempted */
+    if (TMI_TRACE_ENABLED()) {
+        char name[32];
+        snprintf(name, sizeof name, "goroutine M%d", mp->id);
+        TMI_TRACE_NAME(name);
+    }
     tm_assert(tmi_stack_thread_init() == 0, "goroutine: no memory for an M's signal stack");
     /* unblocks SIGURG here and records the signal stack for the handler */
     tm_assert(tmi_preempt_thread_init(&mp->pt, S.slice_ns) == 0,
               "goroutine: cannot set up preemption on an M");
     tmi_ctx_san_init_thread(&mp->g0san);
     if (mp->nextp) {
-        acquirep(mp, mp->nextp);
+        tmg_acquirep(mp, mp->nextp);
         mp->nextp = NULL;
     }
     int inherit;
     struct tm_task *gp;
-    while ((gp = schedule(mp, &inherit)) != NULL) execute(mp, gp, inherit);
+    while ((gp = schedule(mp, &inherit)) != NULL)
+        execute(mp, gp, inherit);
     if (mp->p) {
         if (mp->spinning) atomic_fetch_sub_explicit(&S.nmspinning, 1, memory_order_seq_cst);
         mp->spinning = 0;
-        releasep(mp);
+        tmg_releasep(mp);
     }
     tmi_ctx_san_fini(&mp->g0san);
     tmi_preempt_thread_fini(&mp->pt);
@@ -799,90 +583,4 @@ void *tmg_mstart(void *arg)
     tmi_preempt_enable();
     atomic_fetch_sub_explicit(&S.mlive, 1, memory_order_release);
     return NULL;
-}
-
-/* ---- blocking regions: Go's entersyscall / exitsyscall ---- */
-
-void tmg_entersyscall(void)
-{
-    struct m *mp = tmg_getm();
-    struct tm_task *gp = tmg_getg();
-    if (!mp || !gp || !mp->p) return;
-    struct p *pp = mp->p;
-    tmg_gstatus(gp, G_RUNNING, G_SYSCALL);
-    atomic_store_explicit(&pp->syscalltick,
-                          atomic_load_explicit(&pp->syscalltick, memory_order_relaxed) + 1,
-                          memory_order_relaxed);
-    mp->oldp = pp;
-    mp->p = NULL;
-    mp->status = M_SYSCALL;
-    atomic_fetch_add_explicit(&S.nmsyscall, 1, memory_order_relaxed);
-    /* release: whoever CASes the P away (sysmon) gets it with everything
-     * we wrote to it */
-    atomic_store_explicit(&pp->status, P_SYSCALL, memory_order_release);
-    if (atomic_load_explicit(&S.sysmon_deep, memory_order_relaxed)) tmg_sysmon_wake();
-}
-
-/* exitsyscall could not get a P: on g0, queue the G globally unless an
- * idle P turned up meanwhile. (A P going idle after our look re-checks the
- * global queue: see findrunnable.) Then g0's schedule runs it or parks
- * the M. */
-static struct tmi_transfer syscall_commit(struct tmi_transfer t)
-{
-    struct tm_task *gp = t.data;
-    struct m *mp = tmg_getm();
-    gp->ctx = t.ctx;
-    tmi_spin_lock(&S.lock);
-    struct p *pp = pidleget();
-    tmi_spin_unlock(&S.lock);
-    if (pp) {
-        acquirep(mp, pp);
-        tmg_runqput(pp, gp, 1);
-    } else {
-        tmg_globrunqput(gp);
-        tmg_wakep();
-    }
-    return (struct tmi_transfer){NULL, NULL};
-}
-
-void tmg_exitsyscall(void)
-{
-    struct m *mp = tmg_getm();
-    struct tm_task *gp = tmg_getg();
-    if (!mp || !gp || atomic_load_explicit(&gp->status, memory_order_relaxed) != G_SYSCALL)
-        return;
-    struct p *pp = mp->oldp;
-    mp->oldp = NULL;
-    atomic_fetch_sub_explicit(&S.nmsyscall, 1, memory_order_relaxed);
-    int expect = P_SYSCALL;
-    /* acquire: the P comes back with what its last holder wrote */
-    if (pp && atomic_compare_exchange_strong_explicit(&pp->status, &expect, P_RUNNING,
-                                                      memory_order_acquire,
-                                                      memory_order_relaxed)) {
-        mp->p = pp;
-        mp->status = M_RUNNING;
-        tmg_gstatus(gp, G_SYSCALL, G_RUNNING);
-        return;
-    }
-    /* Sysmon took it. Any idle P? */
-    if (atomic_load_explicit(&S.npidle, memory_order_seq_cst) > 0) {
-        tmi_spin_lock(&S.lock);
-        pp = pidleget();
-        tmi_spin_unlock(&S.lock);
-        if (pp) {
-            acquirep(mp, pp);
-            mp->status = M_RUNNING;
-            tmg_gstatus(gp, G_SYSCALL, G_RUNNING);
-            return;
-        }
-    }
-    /* None: the G waits in the global queue; this M parks on g0. */
-    tmg_gstatus(gp, G_SYSCALL, G_RUNNABLE);
-    atomic_store_explicit(&mp->curg, NULL, memory_order_relaxed);
-    tmg_setg(NULL);
-    int e = tmi_errno_get();
-    tmi_ctx_san_leave(&gp->san, &mp->g0san, 0);
-    tmi_ctx_switch_call(mp->g0ctx, gp, syscall_commit);
-    tmi_ctx_san_enter(&gp->san);
-    tmi_errno_set(e);
 }

@@ -23,8 +23,11 @@
  *  (e) timers overdue while every P is busy: preempt the G of each P whose
  *      timers are due, so its schedule fires them (the woken G goes to
  *      runnext and runs next). Go leaves them to the next preemption, up
- *      to a slice late; here sysmon sleeps no longer than the earliest
- *      timer while no P idles, so a sleeper behind a CPU hog is late by
+ *      to a slice late. Here the M arming such a timer also sets its own
+ *      one-shot timer signal for the deadline (tmg_timer_signal: the
+ *      kernel interrupts the running thread, no third thread needs a
+ *      core), and sysmon, sleeping no longer than the earliest timer while
+ *      no P idles, is the fallback. A sleeper behind a CPU hog is late by
  *      about one signal delivery, not by a slice.
  *
  * While any P runs, the back-off stops at half the slice, so a G that
@@ -47,12 +50,16 @@
  * the next signal sysmon sends while the G keeps running. Under TSan only
  * the flag works (preempt.c says why).
  *
- * Rejected: the per-M timer signal of the mn model (preempt.c's timers) —
- * sysmon already watches every P for blocking regions, and signalling
- * only Gs that overran costs nothing while everybody yields; Go's own
- * mechanism of injecting a call to an assembly stub (asyncPreempt) — the
- * kernel's signal frame already holds every register; a sysmon that
- * sleeps a fixed 20 us (Go's back-off keeps an idle process idle).
+ * Rejected: the periodic per-M timer signal of the mn model for slices
+ * (preempt.c's timers) — sysmon already watches every P for blocking
+ * regions, and signalling only Gs that overran costs nothing while
+ * everybody yields. The price: sysmon is a third thread that must get a
+ * core to act, and when every core is busy the kernel may make it wait a
+ * few milliseconds — which is why timers due on busy Ps use the M's own
+ * timer as a one-shot ((e)). Also rejected: Go's mechanism of injecting a
+ * call to an assembly stub (asyncPreempt) — the kernel's signal frame
+ * already holds every register; a sysmon that sleeps a fixed 20 us (Go's
+ * back-off keeps an idle process idle).
  */
 #include <errno.h>
 #include <signal.h>
@@ -82,7 +89,7 @@ static struct tmi_transfer preempt_commit(struct tmi_transfer t)
 static void preempt_switch(struct tm_task *gp)
 {
     tmg_gstatus(gp, G_RUNNING, G_RUNNABLE);
-    tmg_gswitch(gp, preempt_commit, 0);
+    tmg_gswitch(gp, preempt_commit, TMI_WHY_PREEMPT);
 }
 
 void tmg_preempt_check(void)
@@ -99,8 +106,9 @@ void tmg_preempt_check(void)
 }
 
 /* preempt.c's handler calls this on the interrupted stack with
- * tmi_preempt_off raised by one. Only sysmon sends the signal, and only to
- * an M whose G overran its slice (g->preempt set). Safe to switch here:
+ * tmi_preempt_off raised by one. The signal comes from sysmon, to an M
+ * whose G overran its slice (g->preempt set), or from the M's own one-shot
+ * timer, when its P has a timer due (tsig_when). Safe to switch here:
  * the G was running its own code (was_off == 0) in the executable
  * (pc_ok), with no foreign frame on its stack (a libc callback). */
 void tmg_tick(const struct tmi_preempt_point *pt)
@@ -109,6 +117,13 @@ void tmg_tick(const struct tmi_preempt_point *pt)
     if (!mp) return;
     atomic_store_explicit(&mp->signal_pending, 0, memory_order_relaxed);
     struct tm_task *gp = tmg_getg();
+    /* this M's one-shot timer signal: its P has a timer due (see (e)) */
+    int64_t tw = atomic_load_explicit(&mp->tsig_when, memory_order_relaxed);
+    if (tw && tm_now() >= tw) {
+        atomic_store_explicit(&mp->tsig_when, 0, memory_order_relaxed);
+        if (gp && mp->p && atomic_load_explicit(&mp->p->timer0, memory_order_relaxed) <= tw)
+            atomic_store_explicit(&gp->preempt, 1, memory_order_relaxed);
+    }
     if (!gp || !mp->p || pt->was_off != 0 || !pt->pc_ok || !gp->stack ||
         atomic_load_explicit(&gp->status, memory_order_relaxed) != G_RUNNING ||
         !atomic_load_explicit(&gp->preempt, memory_order_relaxed) ||
@@ -119,6 +134,18 @@ void tmg_tick(const struct tmi_preempt_point *pt)
     tmi_preempt_unblock(); /* or this M runs its next Gs with SIGURG blocked */
     preempt_switch(gp);
     /* resumed, perhaps on another M: the handler takes it from here */
+}
+
+void tmg_timer_signal(int64_t when)
+{
+    struct m *mp = tmg_getm();
+    if (!mp || !mp->pt.created) return;
+    int64_t armed = atomic_load_explicit(&mp->tsig_when, memory_order_relaxed);
+    if (armed && armed <= when) return; /* an earlier one will do */
+    atomic_store_explicit(&mp->tsig_when, when, memory_order_relaxed);
+    struct itimerspec its = {
+        .it_value = {.tv_sec = when / 1000000000, .tv_nsec = when % 1000000000}};
+    timer_settime(mp->pt.id, TIMER_ABSTIME, &its, NULL); /* CLOCK_MONOTONIC, as tm_now */
 }
 
 /* Ask the G running on pp to stop. Go's preemptone. */
@@ -134,8 +161,8 @@ static void preemptone(struct p *pp)
      * a G that has since switched out; execute clears it. */
     atomic_store_explicit(&gp->preempt, 1, memory_order_relaxed);
     int zero = 0;
-    if (atomic_compare_exchange_strong_explicit(&mp->signal_pending, &zero, 1,
-                                                memory_order_relaxed, memory_order_relaxed)) {
+    if (atomic_compare_exchange_strong_explicit(&mp->signal_pending, &zero, 1, memory_order_relaxed,
+                                                memory_order_relaxed)) {
         atomic_fetch_add_explicit(&S.n_preempt_signals, 1, memory_order_relaxed);
         pthread_kill(mp->self, TMI_PREEMPT_SIGNAL);
     }
@@ -184,9 +211,8 @@ static int retake(int64_t now)
             int expect = P_SYSCALL;
             /* acq_rel: we take the P with what its M wrote (entersyscall's
              * release), and hand it on */
-            if (atomic_compare_exchange_strong_explicit(&pp->status, &expect, P_IDLE,
-                                                        memory_order_acq_rel,
-                                                        memory_order_relaxed)) {
+            if (atomic_compare_exchange_strong_explicit(
+                    &pp->status, &expect, P_IDLE, memory_order_acq_rel, memory_order_relaxed)) {
                 active = 1;
                 atomic_fetch_add_explicit(&S.n_handoffs, 1, memory_order_relaxed);
                 tmg_handoffp(pp);
@@ -237,8 +263,7 @@ static void *sysmon_main(void *arg)
         /* (c) poll the network if nobody has for 10 ms */
         int64_t last = atomic_load_explicit(&S.lastpoll, memory_order_seq_cst);
         if (tmi_netpoll_pending() > 0 && last != 0 && last + 10 * MS < now &&
-            atomic_compare_exchange_strong_explicit(&S.lastpoll, &last, now,
-                                                    memory_order_seq_cst,
+            atomic_compare_exchange_strong_explicit(&S.lastpoll, &last, now, memory_order_seq_cst,
                                                     memory_order_seq_cst)) {
             tmi_netpoll_poll(0);
             struct tm_task *list = sysmon_m.pollhead;
@@ -246,7 +271,6 @@ static void *sysmon_main(void *arg)
             if (list) {
                 atomic_fetch_add_explicit(&S.n_netpoll_sysmon, 1, memory_order_relaxed);
                 tmg_injectglist(list);
-                idle = -1;
             }
         }
 
@@ -297,7 +321,10 @@ int tmg_sysmon_start(void)
     return 0;
 }
 
-void tmg_sysmon_wake(void) { tmg_note_wake(&S.sysmon_note); }
+void tmg_sysmon_wake(void)
+{
+    tmg_note_wake(&S.sysmon_note);
+}
 
 void tmg_sysmon_stop(void)
 {

@@ -245,6 +245,7 @@ static struct tm_task *spin(struct worker *w, uint32_t *snap)
         w->spinning = 1;
         atomic_fetch_add_explicit(&mn.nspinning, 1, SEQ);
     }
+    w->wstate = WK_SPINNING;
     for (int i = 0; i < mn.n; i++) snap[i] = atomic_load_explicit(&mn.w[i].schedtick, RLX);
     for (int r = 0; r < SPIN_ROUNDS; r++) {
         struct tm_task *t = steal(w, r == SPIN_ROUNDS - 1, snap);
@@ -259,6 +260,7 @@ static struct tm_task *spin(struct worker *w, uint32_t *snap)
 /* Block in the netpoller until IO, the earliest deadline, or a wake. */
 static void poll_sleep(struct worker *w)
 {
+    w->wstate = WK_POLLING;
     atomic_fetch_add_explicit(&mn.nidle, 1, SEQ);
     int64_t nx = atomic_load_explicit(&mn.tnext, SEQ);
     atomic_store_explicit(&mn.poll_until, nx, SEQ);
@@ -294,6 +296,7 @@ static void futex_sleep(struct worker *w)
     int timers_or_io = atomic_load_explicit(&mn.tnext, RLX) != INT64_MAX || tmi_netpoll_pending();
     int must_poll = timers_or_io && !atomic_load_explicit(&mn.polling, SEQ);
     if (!work_visible(w, 0) && !must_poll && !atomic_load_explicit(&mn.stopping, RLX)) {
+        w->wstate = WK_SLEEPING;
         if (idle == mn.n && !timers_or_io && !atomic_load_explicit(&mn.polling, SEQ) &&
             !work_visible(w, 1))
             report_deadlock();
@@ -330,6 +333,7 @@ struct tm_task *mn_find_runnable(struct worker *w)
         if (!t && mn.n > 1) t = spin(w, snap);
         if (t) {
             stop_spinning(w);
+            w->wstate = WK_RUNNING;
             return t;
         }
         /* Nothing: stop spinning, look once more, then sleep. */

@@ -51,6 +51,23 @@
  */
 enum task_state { T_RUNNABLE, T_RUNNING, T_PARKED, T_DONE };
 
+/* Worker states. Written by the worker itself (wk_set), read by nobody
+ * but debuggers and the design: the wake-up protocol runs on the counters
+ * mn.nspinning / mn.nidle / mn.polling, which say the same in aggregate.
+ *
+ * WK_RUNNING   Running tasks, or its scheduler context between them; its
+ *              tick is armed while a task runs.
+ * WK_SPINNING  Out of local work, stealing (counted in mn.nspinning). A
+ *              worker woken by mn_wakep starts here.
+ * WK_POLLING   The one worker blocked in the netpoller until IO or the
+ *              earliest deadline (mn.polling; counted in mn.nidle).
+ * WK_SLEEPING  On the idle list, asleep on its futex word until mn_wakep
+ *              (counted in mn.nidle).
+ * WK_BLOCKED   Its task is inside a blocking region (a plain read()); tick
+ *              stopped, queue open to thieves.
+ */
+enum worker_state { WK_RUNNING, WK_SPINNING, WK_POLLING, WK_SLEEPING, WK_BLOCKED };
+
 /* Why a context is switching away; after_switch acts on it on the next
  * context's stack, when the leaver is completely off its own. */
 enum leave {
@@ -103,6 +120,22 @@ struct tm_task {
 
 static inline struct tm_task *task_of(struct tmi_rnode *n) { return (struct tm_task *)n; }
 
+/* The one place a task's state changes: checks the transition in debug
+ * builds (NDEBUG unset). */
+static inline void mn_set_state(struct tm_task *t, enum task_state to)
+{
+#ifndef NDEBUG
+    static const unsigned char ok[] = {
+        [T_RUNNABLE] = 1 << T_RUNNING | 1 << T_DONE, /* run, or fail to start */
+        [T_RUNNING] = 1 << T_RUNNABLE | 1 << T_PARKED | 1 << T_DONE,
+        [T_PARKED] = 1 << T_RUNNABLE,
+        [T_DONE] = 0,
+    };
+    tm_assert(ok[t->state] & (1u << to), "mn: bad task state transition");
+#endif
+    t->state = to;
+}
+
 /* Counters: written only by their worker (relaxed load + store), read by
  * metrics from any thread (relaxed). */
 struct mn_stats {
@@ -134,6 +167,7 @@ struct worker {
     struct tm_task idle;             /* the scheduler context (thread's own stack) */
     unsigned nexts;                  /* `next` picks in a row; owner only */
     unsigned picks;                  /* all picks, for the global queue's turn */
+    enum worker_state wstate;        /* owner only (wk_set in idle.c, sched.c) */
     int spinning;                    /* counted in mn.nspinning; owner only */
     int blocking;                    /* in a blocking region; owner only */
     struct tm_task *free_tasks;      /* recycled structs; owner only */
@@ -149,37 +183,38 @@ struct worker {
     struct mn_stats st;
 } __attribute__((aligned(64)));
 
-/* Everything shared; one instance, `mn`. */
+/* Everything shared; one instance, `mn`. Groups that different workers
+ * write at different times sit on their own cache lines. */
 struct mn {
+    /* fixed after init; read everywhere */
     int n;                           /* workers */
-    struct worker *w;                /* [n]; fixed after init */
+    struct worker *w;                /* [n] */
     struct tmi_topo *topo;           /* this machine */
     struct tmi_place_plan plan;
     int64_t slice_ns;
-    struct tmi_gq gq;                /* global queue */
+    _Atomic int stopping;            /* fini: workers leave their loops */
+
+    /* global queue: its own lock and length */
+    _Alignas(64) struct tmi_gq gq;
 
     /* workers looking for work and asleep (the wake-up protocol, idle.c) */
-    _Atomic int nspinning;           /* seq_cst: the Dekker pairs with pushes */
+    _Alignas(64) _Atomic int nspinning; /* seq_cst: the Dekker pairs with pushes */
     _Atomic int nidle;               /* asleep on futex or in the poller */
     _Atomic int idle_lock;           /* tmi_spin lock over idle_head */
     struct worker *idle_head;        /* futex sleepers, LIFO */
     _Atomic int polling;             /* 1 while a worker blocks in the netpoller */
-    _Atomic int64_t poll_until;      /* that poll's deadline (-1 forever) */
-    _Atomic int nblocking;           /* workers inside blocking regions */
-
-    /* timers: one heap for all workers */
-    _Atomic int tlock;               /* tmi_spin lock over timers */
-    struct tmi_timers timers;        /* park deadlines; under tlock */
-    _Atomic int64_t tnext;           /* earliest deadline or INT64_MAX; written under
-                                        tlock, read anywhere (relaxed: a hint) */
-
+    _Atomic int64_t poll_until;      /* that poll's deadline (INT64_MAX forever) */
     _Atomic int fence_word;          /* mn_fence under TSan */
 
-    /* the run */
-    _Atomic uint64_t next_id;
-    _Atomic int stopping;            /* fini: workers leave their loops */
-    _Atomic int run_state;           /* futex for tm_run: RUN_* */
-    int64_t started_ns;
+    /* timers: one heap for all workers */
+    _Alignas(64) _Atomic int64_t tnext; /* earliest deadline or INT64_MAX; written
+                                        under tlock, read anywhere (relaxed: a hint
+                                        confirmed under the lock) */
+    _Atomic int tlock;               /* tmi_spin lock over timers */
+    struct tmi_timers timers;        /* park deadlines; under tlock */
+
+    /* the run: tm_run's thread and the workers */
+    _Alignas(64) _Atomic int run_state; /* futex for tm_run: RUN_* */
 };
 
 /* mn.run_state, one run's progress:

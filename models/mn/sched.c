@@ -154,7 +154,7 @@ static void ready_w(struct worker *w, struct tm_waiter *wt)
 static void task_done(struct worker *w, struct tm_task *t)
 {
     if (w) stat_add(&w->st.exited, 1);
-    t->state = T_DONE;
+    mn_set_state(t, T_DONE);
     if (t->is_main) {
         /* release: tm_run reads t->failed after seeing RUN_DONE */
         atomic_store_explicit(&mn.run_state, RUN_DONE, REL);
@@ -190,7 +190,7 @@ static struct tmi_transfer after_switch(struct tmi_transfer tr)
         break;
     case L_YIELD:
     case L_PREEMPT:
-        prev->state = T_RUNNABLE;
+        mn_set_state(prev, T_RUNNABLE);
         /* release (inside put): prev->ctx reaches whoever takes prev */
         tmi_runq_put(&w->rq, &prev->rn, &mn.gq);
         if (mn.n > 1 && atomic_load_explicit(&mn.nidle, RLX) > 0) mn_wakep();
@@ -199,7 +199,7 @@ static struct tmi_transfer after_switch(struct tmi_transfer tr)
         struct tm_waiter *wt = prev->park_w;
         int st = W_INIT;
         stat_add(&w->st.parks, 1);
-        prev->state = T_PARKED;
+        mn_set_state(prev, T_PARKED);
         /* release: prev->ctx and all the task wrote before parking reach
          * the readier (its acquire exchange) or the timer. After success
          * prev belongs to the waiter: do not touch it. */
@@ -227,9 +227,9 @@ void mn_run_task(struct worker *w, struct tm_task *self, struct tm_task *next)
     tm_assert(tmi_preempt_depth() == 1, "mn: switching with preemption disabled twice "
                                     "(a spin lock held across a park?)");
     if (self->stack) tmi_stack_check(self->stack);
-    next->state = T_RUNNING;
     atomic_store_explicit(&w->cur, next, RLX);
     if (next != &w->idle) {
+        mn_set_state(next, T_RUNNING);
         atomic_store_explicit(&w->schedtick, atomic_load_explicit(&w->schedtick, RLX) + 1, RLX);
         tmi_preempt_arm(&w->pt); /* a no-op unless the worker was idle */
     }
@@ -337,7 +337,7 @@ struct tm_task *mn_pick_local(struct worker *w)
  * than it can run at once. */
 void mn_make_runnable(struct worker *w, struct tm_task *t, int next)
 {
-    t->state = T_RUNNABLE;
+    if (t->state != T_RUNNABLE) mn_set_state(t, T_RUNNABLE); /* new tasks already are */
     if (!w) {
         tmi_gq_put(&mn.gq, &t->rn);
         mn_wakep();
@@ -474,6 +474,7 @@ static void mn_blocking_enter(void)
     struct worker *w = op_enter();
     if (w && atomic_load_explicit(&w->cur, RLX) != &w->idle) {
         w->blocking = 1;
+        w->wstate = WK_BLOCKED;
         tmi_preempt_disarm(&w->pt);
         /* the tasks queued behind us would wait for the whole call */
         if (mn.n > 1 && !tmi_runq_empty(&w->rq)) mn_wakep();
@@ -486,6 +487,7 @@ static void mn_blocking_exit(void)
     struct worker *w = op_enter();
     if (w && w->blocking) {
         w->blocking = 0;
+        w->wstate = WK_RUNNING;
         tmi_preempt_arm(&w->pt);
     }
     op_exit();
@@ -647,10 +649,7 @@ static int mn_init(struct tm_config *cfg)
         if (mn.w[i].start_err)
             err = tmi_fail(mn.w[i].start_err, "mn: worker %d could not start (placement '%s'): %s",
                            i, mn.plan.policy, strerror(mn.w[i].start_err));
-    if (!err) {
-        mn.started_ns = tm_now();
-        return 0;
-    }
+    if (!err) return 0;
     stop_workers(started);
 out_workers:
     free_workers();

@@ -3,12 +3,11 @@
  * park/ready is a futex on the waiter's state word (0 waiting, 1 readied),
  * waited on with an absolute CLOCK_MONOTONIC deadline (FUTEX_WAIT_BITSET),
  * so a deadline costs nothing extra. --procs N binds the process to the
- * first N PUs of the hwloc topology before any task thread exists; threads
- * inherit the binding. Spawn failures (EAGAIN at the thread limit, ENOMEM)
+ * PUs the placement plan gives N workers (the first N in compact order
+ * under "none") before any task thread exists; threads inherit the binding. Spawn failures (EAGAIN at the thread limit, ENOMEM)
  * come back as NULL + errno for the workload to record.
  */
 #include <errno.h>
-#include <hwloc.h>
 #include <linux/futex.h>
 #include <pthread.h>
 #include <sched.h>
@@ -22,6 +21,7 @@
 #include <unistd.h>
 
 #include "model.h"
+#include "place.h"
 #include "tmi.h"
 #include "trace.h"
 
@@ -68,37 +68,53 @@ static long futex(_Atomic int *addr, int op, int val, const struct timespec *ts)
                    FUTEX_BITSET_MATCH_ANY);
 }
 
-static int bind_procs(int *procsp)
+/* --procs N: bind the process, before any task thread exists, to the PUs
+ * that the placement plan (scheduler/place.c) gives N workers; "none"
+ * means the first N PUs in compact order, and no binding at all when N is
+ * every PU. Task threads inherit the binding. */
+static int bind_procs(const char *placement, int *procsp)
 {
-    hwloc_topology_t topo;
-    if (hwloc_topology_init(&topo) < 0 || hwloc_topology_load(topo) < 0)
-        return tmi_fail(ENOSYS, "pthreads: cannot load the hwloc topology");
-    int npus = hwloc_get_nbobjs_by_type(topo, HWLOC_OBJ_PU);
-    int r = 0, procs = *procsp ? *procsp : npus;
+    struct tmi_topo *topo;
+    if (tmi_topo_load(&topo, NULL, NULL) != 0) return -1;
+    struct tmi_topo_info ti;
+    tmi_topo_info(topo, &ti);
+    int r = 0, procs = *procsp ? *procsp : ti.pus;
+    int none = !placement || strcmp(placement, "none") == 0;
     *procsp = procs;
-    if (procs > npus) {
+    struct tmi_place_plan plan;
+    if (procs > ti.pus)
         r = tmi_fail(EINVAL, "pthreads: --procs %d exceeds the %d PUs of this machine", procs,
-                     npus);
-    } else if (procs < npus) {
-        hwloc_bitmap_t set = hwloc_bitmap_alloc();
-        for (int i = 0; i < procs; i++)
-            hwloc_bitmap_or(set, set, hwloc_get_obj_by_type(topo, HWLOC_OBJ_PU, i)->cpuset);
-        if (hwloc_set_cpubind(topo, set, HWLOC_CPUBIND_PROCESS) < 0)
-            r = tmi_fail(errno, "pthreads: binding to %d PUs failed: %s", procs, strerror(errno));
-        hwloc_bitmap_free(set);
+                     ti.pus);
+    else if (none && procs == ti.pus)
+        r = 0;
+    else if (tmi_place_plan(topo, none ? "compact" : placement, procs, &plan) != 0)
+        r = -1;
+    else {
+        r = tmi_place_apply_process(topo, &plan);
+        tmi_place_plan_free(&plan);
     }
-    hwloc_topology_destroy(topo);
+    tmi_topo_free(topo);
     return r;
 }
+
+/* The calling thread's CPU set before --procs bound it, restored by
+ * pt_fini so that a later tm_init (tmbench-micro cycles models) starts
+ * from the machine, not from the last run's binding. */
+static cpu_set_t saved_affinity;
+static int have_saved_affinity;
 
 static int pt_init(struct tm_config *cfg)
 {
     stack_size = cfg->stack_size < (size_t)PTHREAD_STACK_MIN ? (size_t)PTHREAD_STACK_MIN
                                                              : cfg->stack_size;
-    return bind_procs(&cfg->procs);
+    have_saved_affinity = sched_getaffinity(0, sizeof saved_affinity, &saved_affinity) == 0;
+    return bind_procs(cfg->placement, &cfg->procs);
 }
 
-static void pt_fini(void) {}
+static void pt_fini(void)
+{
+    if (have_saved_affinity) sched_setaffinity(0, sizeof saved_affinity, &saved_affinity);
+}
 
 static void *trampoline(void *p)
 {

@@ -58,6 +58,8 @@ struct tmi_transfer tmd_ctx_switch(struct tmi_ctx *to, void *data);
 struct tmi_transfer tmd_ctx_switch_call(struct tmi_ctx *to, void *data,
                                         struct tmi_transfer (*fn)(struct tmi_transfer));
 
+struct tmi_transfer tmd_ctx_jump(struct tmi_ctx *to, void *data, struct tmi_ctx **save);
+
 /* Called when a context's function returns; prints the message, aborts. */
 __attribute__((noreturn)) void tmd_ctx_returned(void);
 
@@ -94,6 +96,18 @@ tmi_ctx_switch_call(struct tmi_ctx *to, void *data, struct tmi_transfer (*fn)(st
 #ifdef __cplusplus
 }
 #endif
+
+/* tmi_ctx_switch that stores the suspended caller's context in *save
+ * itself (before leaving), so the caller needs no code after the switch and
+ * can reach it by a tail call — `return tmi_ctx_jump(...)` in a function
+ * returning void or the transfer. Resumed, the context then returns straight
+ * to that function's caller, which keeps the CPU's return-stack predictor
+ * right (a switch followed by a `ret` mispredicts it every time). `to` is
+ * consumed; *save must stay valid until the context is resumed. */
+static inline struct tmi_transfer tmi_ctx_jump(struct tmi_ctx *to, void *data, struct tmi_ctx **save)
+{
+    return tmd_ctx_jump(to, data, save);
+}
 
 #include "ctx_san.h"
 

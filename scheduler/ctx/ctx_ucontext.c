@@ -88,9 +88,10 @@ struct tmi_ctx *tmd_ctx_make(void *top, size_t size, void (*fn)(struct tmi_trans
 }
 
 static struct tmi_transfer go(struct tmi_ctx *to, void *data,
-                              struct tmi_transfer (*call)(struct tmi_transfer))
+                              struct tmi_transfer (*call)(struct tmi_transfer), struct tmi_ctx **save)
 {
     struct tmi_ctx self;
+    if (save) *save = &self;
     /* swapcontext fills the registers, mask and FP state; the rest must be
      * defined (ASan's swapcontext interceptor reads uc_stack of the target). */
     self.uc.uc_stack.ss_sp = NULL;
@@ -108,11 +109,16 @@ static struct tmi_transfer go(struct tmi_ctx *to, void *data,
 
 struct tmi_transfer tmd_ctx_switch(struct tmi_ctx *to, void *data)
 {
-    return go(to, data, NULL);
+    return go(to, data, NULL, NULL);
 }
 
 struct tmi_transfer tmd_ctx_switch_call(struct tmi_ctx *to, void *data,
                                         struct tmi_transfer (*fn)(struct tmi_transfer))
 {
-    return go(to, data, fn);
+    return go(to, data, fn, NULL);
+}
+
+struct tmi_transfer tmd_ctx_jump(struct tmi_ctx *to, void *data, struct tmi_ctx **save)
+{
+    return go(to, data, NULL, save);
 }
