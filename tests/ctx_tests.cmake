@@ -3,7 +3,7 @@
 # (a case that cannot run under the current sanitizer says why in its code).
 
 tm_test(test_ctx)
-foreach(_case regs fpu align ring dispatch call requeue returned)
+foreach(_case regs fpu align ring dispatch call requeue returned jump)
   add_test(NAME ctx.${_case} COMMAND test_ctx ${_case})
   set_tests_properties(ctx.${_case} PROPERTIES LABELS ctx SKIP_RETURN_CODE 77 TIMEOUT 60)
 endforeach()

@@ -351,6 +351,60 @@ static void test_ring(void)
         fiber_drop(&ring[i]);
 }
 
+/* ---- jump: the switch that saves its own context, as a yield uses it ---- */
+
+#define JUMP_ROUNDS 20000
+
+static int on_stack(const struct fiber *f, const void *p);
+
+static struct fiber jf;
+static uint64_t jump_rounds; /* bumped by the fiber, checked by main */
+
+/* A scheduler's yield in miniature: its last act is the switch, and the
+ * switch itself records where `from` stopped (no code runs after it in
+ * the asm build, so the compiler may make it a tail call). */
+static __attribute__((noinline)) void jump_to(struct fiber *from, struct fiber *to)
+{
+    tmi_ctx_san_leave(&from->san, &to->san, 0);
+    tmi_ctx_jump(to->ctx, to, &from->ctx);
+    tmi_ctx_san_enter(&from->san);
+}
+
+static uint64_t lcg(uint64_t x) { return x * 6364136223846793005ULL + 1442695040888963407ULL; }
+
+static void jump_fn(struct tmi_transfer t)
+{
+    tmi_ctx_san_enter(&jf.san);
+    CHECK(t.data == &jf);
+    uint64_t x = 3; /* lives in a register across every switch */
+    for (;;) {
+        x = lcg(x);
+        jump_rounds++;
+        CHECK(on_stack(&jf, (void *)&x)); /* we run on our own stack */
+        jump_to(&jf, &main_f);
+        CHECK(jf.ctx != NULL);
+    }
+}
+
+static void test_jump(void)
+{
+    fiber_make(&jf, jump_fn);
+    uint64_t y = 5, want_x = 3;
+    for (int r = 0; r < JUMP_ROUNDS; r++) {
+        jump_to(&main_f, &jf);
+        y = lcg(y);
+        want_x = lcg(want_x);
+        CHECK(jump_rounds == (uint64_t)r + 1);
+        /* the fiber saved its own context, on its own stack */
+        CHECK(on_stack(&jf, (void *)jf.ctx));
+    }
+    uint64_t want_y = 5;
+    for (int r = 0; r < JUMP_ROUNDS; r++) want_y = lcg(want_y);
+    CHECK(y == want_y);
+    (void)want_x;
+    fiber_drop(&jf);
+}
+
 /* ---- dispatch: main resumes fibers in a pseudo-random order ----------- */
 
 #define DISP_N 7
@@ -571,7 +625,7 @@ static const struct {
 } tests[] = {
     {"regs", test_regs},       {"fpu", test_fpu},           {"align", test_align},
     {"ring", test_ring},       {"dispatch", test_dispatch}, {"call", test_call},
-    {"requeue", test_requeue}, {"returned", test_returned},
+    {"requeue", test_requeue}, {"returned", test_returned},     {"jump", test_jump},
 };
 
 int main(int argc, char **argv)

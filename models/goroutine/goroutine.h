@@ -1,10 +1,11 @@
 /* goroutine.h — internals of the goroutine model, shared by its files:
  *
- *   sched.c   the design note; schedule / findrunnable / stealing, the M
- *             and P hand-offs (startm, stopm, wakep, handoffp), switching
- *             between Gs, blocking regions (entersyscall / exitsyscall)
- *   p.c       a P's run queue (runnext + 256-slot lock-free ring), the
- *             global run queue, G free lists, a P's timers
+ *   sched.c   the design note; who runs next: starting, switching and
+ *             ending Gs, schedule / findrunnable / stealing, the M loop
+ *   m.c       Ms and Ps changing hands: parking and waking Ms (startm,
+ *             stopm, wakep), handoffp, ready, blocking regions
+ *   p.c       what a P owns: its run queue (scheduler/runq.h, with Go's
+ *             rules on top), G free lists, its timers
  *   sysmon.c  the monitor thread and asynchronous preemption
  *   glue.c    the tm_model_ops table: init, run, spawn, join, park, ...
  *
@@ -162,7 +163,7 @@ struct m {
     struct tmi_ctx_san g0san;
     int spinning;      /* counted in sched.nmspinning; this M, or startm before wake */
     int status;        /* enum m_status; this M */
-    _Atomic int note;  /* 1 = wake-up pending; futex word for m_park/m_unpark */
+    _Atomic int note;  /* 1 = wake-up pending; futex word (tmg_note_sleep/wake) */
     struct m *link;    /* idle list link; under sched.lock */
     struct m *alllink; /* every M ever made; written once under sched.lock */
     struct tm_task *pollhead, *polltail; /* Gs readied while this M polls without a P */
@@ -189,7 +190,6 @@ struct sched {
     struct p *pidle;        /* lock: idle Ps */
     _Atomic int npidle;     /* written under lock, read without (seq_cst: see wakep) */
     _Atomic int nmspinning; /* seq_cst: the spinning <-> work submission handshake */
-    _Atomic int nmsyscall;  /* Ms in a blocking region (relaxed; sysmon's hint) */
 
     struct tmi_gq gq; /* the global run queue; its own lock (scheduler/runq.h) */
 

@@ -319,7 +319,6 @@ void tmg_entersyscall(void)
     mp->oldp = pp;
     mp->p = NULL;
     mp->status = M_SYSCALL;
-    atomic_fetch_add_explicit(&S.nmsyscall, 1, memory_order_relaxed);
     /* release: whoever CASes the P away (sysmon) gets it with everything
      * we wrote to it */
     atomic_store_explicit(&pp->status, P_SYSCALL, memory_order_release);
@@ -355,7 +354,6 @@ void tmg_exitsyscall(void)
     if (!mp || !gp || atomic_load_explicit(&gp->status, memory_order_relaxed) != G_SYSCALL) return;
     struct p *pp = mp->oldp;
     mp->oldp = NULL;
-    atomic_fetch_sub_explicit(&S.nmsyscall, 1, memory_order_relaxed);
     int expect = P_SYSCALL;
     /* acquire: the P comes back with what its last holder wrote */
     if (pp && atomic_compare_exchange_strong_explicit(&pp->status, &expect, P_RUNNING,
