@@ -69,10 +69,36 @@ static int count(hwloc_topology_t h, hwloc_obj_type_t type)
     return n < 0 ? 0 : n; /* -1: several depths (never for these types) */
 }
 
+/* hwloc builds every object of a synthetic topology in memory, so
+ * "pack:100 core:1000 pu:1000" would take minutes and gigabytes. Multiply
+ * the level counts ("name:N", attributes in parentheses skipped) first. */
+enum { MAX_SYNTHETIC_PUS = 1 << 16 };
+
+static int synthetic_too_big(const char *s)
+{
+    uint64_t product = 1;
+    for (const char *p = s; *p; p++) {
+        if (*p == '(') { /* attributes: "numa:2(memory=1GB)" */
+            while (*p && *p != ')') p++;
+            if (!*p) break;
+            continue;
+        }
+        if (*p != ':') continue;
+        uint64_t n = 0;
+        while (p[1] >= '0' && p[1] <= '9' && n <= MAX_SYNTHETIC_PUS) n = n * 10 + (uint64_t)(*++p - '0');
+        if (n > 1) product *= n;
+        if (product > MAX_SYNTHETIC_PUS) return 1;
+    }
+    return 0;
+}
+
 int tmi_topo_load(struct tmi_topo **out, const char *synthetic, const char *xml)
 {
     *out = NULL;
     if (synthetic && xml) return tmi_fail(EINVAL, "place: give a synthetic topology or XML, not both");
+    if (synthetic && synthetic_too_big(synthetic))
+        return tmi_fail(EINVAL, "place: synthetic topology '%s' is too large (more than %d PUs)",
+                        synthetic, MAX_SYNTHETIC_PUS);
     struct tmi_topo *t = calloc(1, sizeof *t);
     if (!t) return tmi_fail(ENOMEM, "place: out of memory");
     if (hwloc_topology_init(&t->h) < 0) {
