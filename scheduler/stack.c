@@ -131,6 +131,16 @@ static __thread struct {
 /* Overflow reporting. */
 static _Atomic(const char *) hook_model;
 static _Atomic(size_t (*)(const struct tmi_stack *, char *, size_t)) hook_describe;
+static _Atomic(void (*)(const char *, size_t)) hook_fatal;
+
+/* A thread on a stack that is not the pool's (a pthreads task): its guard
+ * range, its task id and stack size, for the report. Only its thread sets
+ * it; the SIGSEGV handler reads it on the same thread. */
+static __thread struct {
+    const char *lo, *hi; /* the guard, [lo, hi) */
+    uint64_t id;
+    size_t size;
+} tguard;
 static struct sigaction old_segv;
 static pthread_once_t segv_once = PTHREAD_ONCE_INIT;
 static int segv_err;
@@ -482,6 +492,27 @@ void tmi_stack_stats(struct tmi_stack_stats *st)
 
 /* ---- overflow reports ------------------------------------------------- */
 
+static void install_segv(void);
+
+void tmi_stack_set_fatal_hook(void (*fatal)(const char *msg, size_t len))
+{
+    atomic_store_explicit(&hook_fatal, fatal, memory_order_release);
+}
+
+int tmi_stack_thread_guard(const void *lo, const void *hi, uint64_t id, size_t size)
+{
+    tguard.lo = lo;
+    tguard.hi = hi;
+    tguard.id = id;
+    tguard.size = size;
+    pthread_once(&segv_once, install_segv);
+    if (segv_err) {
+        errno = segv_err;
+        return -1;
+    }
+    return 0;
+}
+
 void tmi_stack_set_overflow_hook(const char *model, size_t (*describe)(const struct tmi_stack *s,
                                                                        char *buf, size_t len))
 {
@@ -509,7 +540,10 @@ static size_t put_num(char *buf, size_t n, size_t cap, size_t v)
     return n;
 }
 
-_Noreturn void tmi_stack_overflowed(const struct tmi_stack *s)
+/* "stack overflow in <who> (model M, stack N KiB)": to stderr, to the
+ * fatal hook (the harness writes the run's record), then exit 1. Async-
+ * signal-safe: it runs in the SIGSEGV handler. who_id < 0: ask describe. */
+static _Noreturn void report(const struct tmi_stack *s, int64_t who_id, size_t size)
 {
     char buf[256];
     const size_t cap = sizeof buf - 1;
@@ -517,21 +551,32 @@ _Noreturn void tmi_stack_overflowed(const struct tmi_stack *s)
     size_t (*describe)(const struct tmi_stack *, char *, size_t) =
         atomic_load_explicit(&hook_describe, memory_order_acquire);
     size_t d = 0;
-    if (describe) {
+    if (who_id >= 0) {
+        n = put(buf, n, cap, "task ");
+        n = put_num(buf, n, cap, (size_t)who_id);
+    } else if (describe) {
         d = describe(s, buf + n, cap - 64 - n);
         if (d > cap - 64 - n) d = cap - 64 - n;
+        n += d;
     }
-    n = d ? n + d : put(buf, n, cap, "task ?");
+    if (who_id < 0 && !d) n = put(buf, n, cap, "task ?");
     const char *model = atomic_load_explicit(&hook_model, memory_order_acquire);
     n = put(buf, n, cap, " (model ");
     n = put(buf, n, cap, model ? model : "?");
     n = put(buf, n, cap, ", stack ");
-    n = put_num(buf, n, cap, atomic_load_explicit(&sig_size, memory_order_relaxed) >> 10);
+    n = put_num(buf, n, cap, size >> 10);
     n = put(buf, n, cap, " KiB)");
-    buf[n++] = '\n';
-    ssize_t w = write(2, buf, n);
+    buf[n] = '\n';
+    ssize_t w = write(2, buf, n + 1);
     (void)w;
+    void (*fatal)(const char *, size_t) = atomic_load_explicit(&hook_fatal, memory_order_acquire);
+    if (fatal) fatal(buf, n);
     _exit(1);
+}
+
+_Noreturn void tmi_stack_overflowed(const struct tmi_stack *s)
+{
+    report(s, -1, atomic_load_explicit(&sig_size, memory_order_relaxed));
 }
 
 /* SIGSEGV on an alternate stack: a hit on a guard page is an overflow; any
@@ -544,6 +589,7 @@ static void on_segv(int sig, siginfo_t *si, void *uctx)
     size_t size = atomic_load_explicit(&sig_size, memory_order_relaxed);
     size_t n = atomic_load_explicit(&nchunks, memory_order_acquire);
     if (si->si_code > 0) { /* a real fault, not kill() */
+        if (tguard.hi && a >= tguard.lo && a < tguard.hi) report(NULL, (int64_t)tguard.id, tguard.size);
         for (size_t i = 0; i < n; i++) {
             const struct chunk *k = &chunks[i];
             if (!k->guarded || a < k->base || a >= k->base + k->len) continue;

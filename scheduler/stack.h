@@ -121,6 +121,18 @@ void tmi_stack_thread_fini(void);
 void tmi_stack_set_overflow_hook(const char *model, size_t (*describe)(const struct tmi_stack *s,
                                                                        char *buf, size_t len));
 
+/* Called with the one-line overflow report (no newline) right before the
+ * process exits 1, e.g. to write the run's failed record. It runs in a
+ * signal handler: async-signal-safe calls only. */
+void tmi_stack_set_fatal_hook(void (*fatal)(const char *msg, size_t len));
+
+/* For a thread running on a stack that is not the pool's (pthreads): a
+ * fault in [lo, hi) — its guard page — is reported as an overflow of task
+ * `id` with a `size`-byte stack. Call on that thread after it has an
+ * alternate signal stack (sigaltstack); installs the SIGSEGV handler once
+ * per process. Errors: as sigaction. */
+int tmi_stack_thread_guard(const void *lo, const void *hi, uint64_t id, size_t size);
+
 /* Report an overflow of s (as above) on stderr and _exit(1). */
 _Noreturn void tmi_stack_overflowed(const struct tmi_stack *s);
 

@@ -11,6 +11,7 @@
 #include <linux/futex.h>
 #include <pthread.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,6 +23,7 @@
 
 #include "model.h"
 #include "place.h"
+#include "stack.h"
 #include "tmi.h"
 #include "trace.h"
 
@@ -31,7 +33,16 @@ struct tm_task {
     void *arg;
     int detached;         /* freed by its own thread when fn returns */
     uint64_t trace_id;    /* task id in a --trace (trace.h); 0 when tracing is off */
+    uint64_t id;          /* 1, 2, ...: names the task in an overflow report */
 };
+
+/* Every thread keeps an alternate signal stack at the top of its own
+ * stack, so that the SIGSEGV of an overflow (which faults at the bottom,
+ * on glibc's guard page) can still run a handler: scheduler/stack.c names
+ * the task and the harness writes the run's failed record. The thread's
+ * stack is made that much larger, so the task keeps what --stack-kb says. */
+enum { ALTSTACK_BYTES = 16384 };
+static _Atomic uint64_t next_id;
 
 static size_t stack_size; /* from the config */
 static _Thread_local struct tm_task *current; /* the task this thread runs */
@@ -108,6 +119,7 @@ static int pt_init(struct tm_config *cfg)
     stack_size = cfg->stack_size < (size_t)PTHREAD_STACK_MIN ? (size_t)PTHREAD_STACK_MIN
                                                              : cfg->stack_size;
     have_saved_affinity = sched_getaffinity(0, sizeof saved_affinity, &saved_affinity) == 0;
+    tmi_stack_set_overflow_hook("pthreads", NULL); /* guard_thread names the task */
     return bind_procs(cfg->placement, &cfg->procs);
 }
 
@@ -116,14 +128,32 @@ static void pt_fini(void)
     if (have_saved_affinity) sched_setaffinity(0, sizeof saved_affinity, &saved_affinity);
 }
 
+/* Register this thread's guard page with the overflow reporter. */
+static void guard_thread(struct tm_task *t, char *alt)
+{
+    stack_t ss = {.ss_sp = alt, .ss_size = ALTSTACK_BYTES};
+    pthread_attr_t a;
+    void *lo;
+    size_t size, guard;
+    if (sigaltstack(&ss, NULL) != 0 || pthread_getattr_np(pthread_self(), &a) != 0) return;
+    if (pthread_attr_getstack(&a, &lo, &size) == 0 && pthread_attr_getguardsize(&a, &guard) == 0 &&
+        guard > 0)
+        tmi_stack_thread_guard((char *)lo - guard, lo, t->id, stack_size);
+    pthread_attr_destroy(&a);
+}
+
 static void *trampoline(void *p)
 {
     struct tm_task *t = p;
+    char alt[ALTSTACK_BYTES]; /* the top of this thread's stack: untouched by an overflow */
+    guard_thread(t, alt);
     current = t;
     TMI_TRACE_RUN(t->trace_id);
     t->fn(t->arg);
     TMI_TRACE_STOP(t->trace_id, TMI_WHY_EXIT);
     if (t->detached) free(t);
+    stack_t off = {.ss_flags = SS_DISABLE}; /* alt lives in this frame */
+    sigaltstack(&off, NULL);
     return NULL;
 }
 
@@ -131,12 +161,13 @@ static struct tm_task *pt_spawn(void (*fn)(void *), void *arg, int detached)
 {
     struct tm_task *t = malloc(sizeof *t);
     if (!t) return NULL;
-    *t = (struct tm_task){.fn = fn, .arg = arg, .detached = detached};
+    *t = (struct tm_task){.fn = fn, .arg = arg, .detached = detached,
+                          .id = atomic_fetch_add_explicit(&next_id, 1, memory_order_relaxed) + 1};
     t->trace_id = TMI_TRACE_NEW_ID();
     TMI_TRACE_SPAWN(t->trace_id);
     pthread_attr_t attr;
     pthread_attr_init(&attr);
-    pthread_attr_setstacksize(&attr, stack_size);
+    pthread_attr_setstacksize(&attr, stack_size + ALTSTACK_BYTES);
     if (detached) pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
     int err = pthread_create(&t->thread, &attr, trampoline, t);
     pthread_attr_destroy(&attr);

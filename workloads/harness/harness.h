@@ -162,6 +162,10 @@ int tmi_peer_runner(const struct tmi_run_opts *o, struct tmi_result *res);
 /* ---- report.c ---- */
 void tmi_rep_record(const struct tmi_run_opts *o, const struct tmi_result *res,
                     const struct tmi_rep *rp, struct tmi_rec *rec);
+/* crash.c: before each repetition, render the failed record it leaves if a
+ * task's stack overflow ends the process (written from the signal handler). */
+void tmi_crash_arm(const struct tmi_run_opts *o, const struct tmi_result *res, int rep);
+void tmi_crash_disarm(void);
 void tmi_human_header(FILE *f, const struct tmi_run_opts *o);
 void tmi_human_rep(FILE *f, const struct tmi_rep *rp);
 void tmi_human_summary(FILE *f, const struct tmi_result *res, int reps);

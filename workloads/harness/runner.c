@@ -160,7 +160,9 @@ static void main_task(void *arg)
     for (int i = 0; i < o->warmup + o->reps; i++) {
         int warm = i < o->warmup;
         struct tmi_rep *rp = &rn->res->rep[rn->res->nrep];
+        tmi_crash_arm(o, rn->res, warm ? 0 : i - o->warmup); /* a stack overflow still leaves its record */
         one_rep(rn, rp, r);
+        tmi_crash_disarm();
         if (warm && rp->status == TMI_OK) continue; /* the slot is reused */
         if (warm) {
             char prefix[48];
