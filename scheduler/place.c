@@ -79,13 +79,15 @@ static int synthetic_too_big(const char *s)
     uint64_t product = 1;
     for (const char *p = s; *p; p++) {
         if (*p == '(') { /* attributes: "numa:2(memory=1GB)" */
-            while (*p && *p != ')') p++;
+            while (*p && *p != ')')
+                p++;
             if (!*p) break;
             continue;
         }
         if (*p != ':') continue;
         uint64_t n = 0;
-        while (p[1] >= '0' && p[1] <= '9' && n <= MAX_SYNTHETIC_PUS) n = n * 10 + (uint64_t)(*++p - '0');
+        while (p[1] >= '0' && p[1] <= '9' && n <= MAX_SYNTHETIC_PUS)
+            n = n * 10 + (uint64_t)(*++p - '0');
         if (n > 1) product *= n;
         if (product > MAX_SYNTHETIC_PUS) return 1;
     }
@@ -95,7 +97,8 @@ static int synthetic_too_big(const char *s)
 int tmi_topo_load(struct tmi_topo **out, const char *synthetic, const char *xml)
 {
     *out = NULL;
-    if (synthetic && xml) return tmi_fail(EINVAL, "place: give a synthetic topology or XML, not both");
+    if (synthetic && xml)
+        return tmi_fail(EINVAL, "place: give a synthetic topology or XML, not both");
     if (synthetic && synthetic_too_big(synthetic))
         return tmi_fail(EINVAL, "place: synthetic topology '%s' is too large (more than %d PUs)",
                         synthetic, MAX_SYNTHETIC_PUS);
@@ -112,9 +115,11 @@ int tmi_topo_load(struct tmi_topo **out, const char *synthetic, const char *xml)
         err = tmi_fail(EINVAL, "place: cannot read topology XML '%s'", xml);
     else if (hwloc_topology_load(t->h) < 0)
         err = tmi_fail(synthetic || xml ? EINVAL : ENOSYS, "place: hwloc cannot load %s",
-                       synthetic ? "the synthetic topology" : xml ? "the XML" : "this machine");
-    if (!err && ((synthetic && !(t->synthetic = strdup(synthetic))) ||
-                 (xml && !(t->xml = strdup(xml)))))
+                       synthetic ? "the synthetic topology"
+                       : xml     ? "the XML"
+                                 : "this machine");
+    if (!err &&
+        ((synthetic && !(t->synthetic = strdup(synthetic))) || (xml && !(t->xml = strdup(xml)))))
         err = tmi_fail(ENOMEM, "place: out of memory");
     if (!err && count(t->h, HWLOC_OBJ_PU) < 1)
         err = tmi_fail(EINVAL, "place: the topology has no PUs");
@@ -130,7 +135,9 @@ int tmi_topo_load(struct tmi_topo **out, const char *synthetic, const char *xml)
         .l2 = count(h, HWLOC_OBJ_L2CACHE),
         .cores = count(h, HWLOC_OBJ_CORE),
         .pus = count(h, HWLOC_OBJ_PU),
-        .source = synthetic ? "synthetic" : xml ? "xml" : "this machine",
+        .source = synthetic ? "synthetic"
+                  : xml     ? "xml"
+                            : "this machine",
         .synthetic = t->synthetic,
         .xml = t->xml,
     };
@@ -147,14 +154,18 @@ void tmi_topo_free(struct tmi_topo *t)
     free(t);
 }
 
-void tmi_topo_info(const struct tmi_topo *t, struct tmi_topo_info *info) { *info = t->info; }
+void tmi_topo_info(const struct tmi_topo *t, struct tmi_topo_info *info)
+{
+    *info = t->info;
+}
 
 /* ---- policies: each fills order[0..k) with OS indices and returns k ---- */
 
 static int order_compact(hwloc_topology_t h, int *order)
 {
     int n = count(h, HWLOC_OBJ_PU);
-    for (int i = 0; i < n; i++) order[i] = (int)hwloc_get_obj_by_type(h, HWLOC_OBJ_PU, (unsigned)i)->os_index;
+    for (int i = 0; i < n; i++)
+        order[i] = (int)hwloc_get_obj_by_type(h, HWLOC_OBJ_PU, (unsigned)i)->os_index;
     return n;
 }
 
@@ -182,10 +193,12 @@ static int order_scatter(hwloc_topology_t h, int *order)
     for (int i = 0; i < n; i++) {
         hwloc_obj_t o = hwloc_get_obj_by_type(h, HWLOC_OBJ_PU, (unsigned)i);
         k[i].os = (int)o->os_index;
-        for (int d = 0; o && o->parent && d < 32; o = o->parent, d++) k[i].rank[d] = o->sibling_rank;
+        for (int d = 0; o && o->parent && d < 32; o = o->parent, d++)
+            k[i].rank[d] = o->sibling_rank;
     }
     qsort(k, (size_t)n, sizeof *k, cmp_scatter);
-    for (int i = 0; i < n; i++) order[i] = k[i].os;
+    for (int i = 0; i < n; i++)
+        order[i] = k[i].os;
     free(k);
     return n;
 }
@@ -255,15 +268,15 @@ static enum tmi_place_level level_of(hwloc_topology_t h, hwloc_const_cpuset_t se
 
 void tmi_place_plan_free(struct tmi_place_plan *plan)
 {
-    free(plan->pu_off);
+    free(plan->first);
+    free(plan->count);
     free(plan->pu);
     free(plan->hint);
     free(plan->level);
     memset(plan, 0, sizeof *plan);
 }
 
-int tmi_place_plan(const struct tmi_topo *t, const char *policy, int n,
-                   struct tmi_place_plan *plan)
+int tmi_place_plan(const struct tmi_topo *t, const char *policy, int n, struct tmi_place_plan *plan)
 {
     hwloc_topology_t h = t->h;
     memset(plan, 0, sizeof *plan);
@@ -273,16 +286,18 @@ int tmi_place_plan(const struct tmi_topo *t, const char *policy, int n,
     int *order = NULL;
     if (strcmp(policy, "none") == 0) {
         none = 1;
-        if (!(order = malloc((size_t)npus * sizeof *order))) return tmi_fail(ENOMEM, "place: out of memory");
+        if (!(order = malloc((size_t)npus * sizeof *order)))
+            return tmi_fail(ENOMEM, "place: out of memory");
         k = order_compact(h, order); /* for the start-up nudge */
     } else if (strcmp(policy, "compact") == 0 || strcmp(policy, "scatter") == 0) {
-        if (!(order = malloc((size_t)npus * sizeof *order))) return tmi_fail(ENOMEM, "place: out of memory");
+        if (!(order = malloc((size_t)npus * sizeof *order)))
+            return tmi_fail(ENOMEM, "place: out of memory");
         k = policy[0] == 'c' ? order_compact(h, order) : order_scatter(h, order);
     } else if (strncmp(policy, "pus:", 4) == 0) {
         k = order_list(h, policy, policy + 4, &order);
     } else {
-        return tmi_fail(EINVAL,
-                        "place: unknown placement '%s' (none, compact, scatter or pus:LIST)", policy);
+        return tmi_fail(
+            EINVAL, "place: unknown placement '%s' (none, compact, scatter or pus:LIST)", policy);
     }
     if (k < 0) {
         free(order);
@@ -291,32 +306,41 @@ int tmi_place_plan(const struct tmi_topo *t, const char *policy, int n,
     plan->nworkers = n;
     plan->binds = !none;
     snprintf(plan->policy, sizeof plan->policy, "%s", policy);
-    size_t per = none ? (size_t)npus : 1;
-    plan->pu_off = malloc(((size_t)n + 1) * sizeof *plan->pu_off);
-    plan->pu = malloc((size_t)n * per * sizeof *plan->pu);
+    /* none: one shared list of every PU (n copies of 64k PUs would be
+     * gigabytes) and one level for every pair; else one PU per worker. */
+    size_t npu = none ? (size_t)npus : (size_t)n;
+    plan->first = malloc((size_t)n * sizeof *plan->first);
+    plan->count = malloc((size_t)n * sizeof *plan->count);
+    plan->pu = malloc(npu * sizeof *plan->pu);
     plan->level = malloc((size_t)n * (size_t)n);
     if (none) plan->hint = malloc((size_t)n * sizeof *plan->hint);
     hwloc_bitmap_t *sets = calloc((size_t)n, sizeof *sets), u = hwloc_bitmap_alloc();
-    int err = !plan->pu_off || !plan->pu || !plan->level || !sets || !u || (none && !plan->hint);
-    for (int i = 0; i < n && !err; i++) {
-        plan->pu_off[i] = (int)(i * per);
+    int err = !plan->first || !plan->count || !plan->pu || !plan->level || !sets || !u ||
+              (none && !plan->hint);
+    if (!err && none) {
+        int j = 0, os;
+        hwloc_bitmap_foreach_begin(os, hwloc_topology_get_topology_cpuset(h)) plan->pu[j++] = os;
+        hwloc_bitmap_foreach_end();
+        unsigned char lv = (unsigned char)level_of(h, hwloc_topology_get_topology_cpuset(h),
+                                                   t->info.numa_nodes > 1);
+        memset(plan->level, lv, (size_t)n * (size_t)n);
+        for (int i = 0; i < n; i++) {
+            plan->first[i] = 0;
+            plan->count[i] = j;
+            plan->hint[i] = order[i % k];
+        }
+    }
+    for (int i = 0; i < n && !err && !none; i++) {
         if (!(sets[i] = hwloc_bitmap_alloc())) {
             err = 1;
             break;
         }
-        if (none) {
-            int j = 0, os;
-            hwloc_bitmap_copy(sets[i], hwloc_topology_get_topology_cpuset(h));
-            hwloc_bitmap_foreach_begin(os, sets[i]) plan->pu[i * per + (size_t)j++] = os;
-            hwloc_bitmap_foreach_end();
-            plan->hint[i] = order[i % k];
-        } else {
-            plan->pu[i] = order[i % k];
-            hwloc_bitmap_only(sets[i], (unsigned)order[i % k]);
-        }
+        plan->first[i] = i;
+        plan->count[i] = 1;
+        plan->pu[i] = order[i % k];
+        hwloc_bitmap_only(sets[i], (unsigned)order[i % k]);
     }
-    if (!err) {
-        plan->pu_off[n] = (int)(n * per);
+    if (!err && !none) {
         int multi_numa = t->info.numa_nodes > 1;
         for (int i = 0; i < n; i++)
             for (int j = 0; j < n; j++) {
@@ -324,7 +348,8 @@ int tmi_place_plan(const struct tmi_topo *t, const char *policy, int n,
                 plan->level[i * n + j] = (unsigned char)level_of(h, u, multi_numa);
             }
     }
-    for (int i = 0; sets && i < n; i++) hwloc_bitmap_free(sets[i]);
+    for (int i = 0; sets && i < n; i++)
+        hwloc_bitmap_free(sets[i]);
     free(sets);
     hwloc_bitmap_free(u);
     free(order);
@@ -345,12 +370,14 @@ static int bind(const struct tmi_topo *t, const struct tmi_place_plan *plan, int
     hwloc_bitmap_t set = hwloc_bitmap_alloc();
     if (!set) return tmi_fail(ENOMEM, "place: out of memory");
     for (int i = first; i <= last; i++)
-        for (int k = plan->pu_off[i]; k < plan->pu_off[i + 1]; k++)
-            hwloc_bitmap_set(set, (unsigned)plan->pu[k]);
+        for (int k = 0; k < plan->count[i]; k++)
+            hwloc_bitmap_set(set, (unsigned)plan->pu[plan->first[i] + k]);
     int r = hwloc_set_cpubind(t->h, set, flags);
     int e = errno;
     hwloc_bitmap_free(set);
-    if (r < 0) return tmi_fail(e, "place: binding to the PUs of '%s' failed: %s", plan->policy, strerror(e));
+    if (r < 0)
+        return tmi_fail(e, "place: binding to the PUs of '%s' failed: %s", plan->policy,
+                        strerror(e));
     return 0;
 }
 
@@ -361,7 +388,8 @@ static void nudge(const struct tmi_topo *t, const struct tmi_place_plan *plan, i
     hwloc_bitmap_t one = hwloc_bitmap_alloc();
     if (!one) return;
     hwloc_bitmap_only(one, (unsigned)plan->hint[i]);
-    if (hwloc_set_cpubind(t->h, one, HWLOC_CPUBIND_THREAD) == 0) bind(t, plan, i, i, HWLOC_CPUBIND_THREAD);
+    if (hwloc_set_cpubind(t->h, one, HWLOC_CPUBIND_THREAD) == 0)
+        bind(t, plan, i, i, HWLOC_CPUBIND_THREAD);
     hwloc_bitmap_free(one);
 }
 

@@ -22,9 +22,9 @@ struct tmi_topo;
 /* What `tmbench topo` and the record's machine{} print about it. */
 struct tmi_topo_info {
     int packages, numa_nodes, l3, l2, cores, pus; /* object counts */
-    const char *source;    /* "this machine", "synthetic" or "xml" */
-    const char *synthetic; /* the description, for "synthetic"; else NULL */
-    const char *xml;       /* the file, for "xml"; else NULL */
+    const char *source;                           /* "this machine", "synthetic" or "xml" */
+    const char *synthetic;                        /* the description, for "synthetic"; else NULL */
+    const char *xml;                              /* the file, for "xml"; else NULL */
 };
 
 /* Load this machine's topology (both NULL), a synthetic one or an XML
@@ -53,8 +53,9 @@ struct tmi_place_plan {
     int nworkers;         /* N */
     int binds;            /* 0 for policy none: threads stay unbound (apply nudges) */
     char policy[64];      /* the policy as given (truncated) */
-    int *pu_off;          /* worker i's PUs are pu[pu_off[i] .. pu_off[i+1]) */
-    int *pu;              /* OS indices, ascending within a worker */
+    int *first, *count;   /* worker i's PUs: pu[first[i] .. first[i] + count[i]) */
+    int *pu;              /* OS indices, ascending within a worker (none: one
+                             list of every PU, shared by all workers) */
     int *hint;            /* none only: the PU each worker starts on (compact
                              order), else NULL; see tmi_place_apply */
     unsigned char *level; /* level[i * N + j]: enum tmi_place_level of workers i, j */
@@ -71,8 +72,8 @@ void tmi_place_plan_free(struct tmi_place_plan *plan);
 /* Worker i's PUs; *count gets their number. */
 static inline const int *tmi_place_pus(const struct tmi_place_plan *p, int i, int *count)
 {
-    *count = p->pu_off[i + 1] - p->pu_off[i];
-    return p->pu + p->pu_off[i];
+    *count = p->count[i];
+    return p->pu + p->first[i];
 }
 
 static inline enum tmi_place_level tmi_place_level(const struct tmi_place_plan *p, int i, int j)

@@ -26,7 +26,7 @@
  *     unsafe by default.
  *  3. No frame on the task's stack returns into another object: the model
  *     walks the frame-pointer chain (tmi_preempt_frames_ok) from the
- *     interrupted RBP to the context's first frame (RBP = 0). A task's
+ *     interrupted RBP to the task entry function's frame. A task's
  *     code called back *from* libc — qsort's comparison function, a
  *     dl_iterate_phdr callback run under the loader's lock — passes test 2
  *     but not this one. The build keeps frame pointers everywhere
@@ -126,8 +126,14 @@ static struct {
 static _Thread_local stack_t my_altstack;
 static _Thread_local int have_altstack;
 
-int tmi_errno_get(void) { return errno; }
-void tmi_errno_set(int e) { errno = e; }
+int tmi_errno_get(void)
+{
+    return errno;
+}
+void tmi_errno_set(int e)
+{
+    errno = e;
+}
 
 /* The interrupted PC, stack pointer and frame pointer. */
 static void uc_regs(const ucontext_t *uc, uintptr_t *pc, uintptr_t *sp, uintptr_t *fp)
@@ -162,18 +168,19 @@ static int in_exe(uintptr_t a)
 
 /* An unwinder: it reads stack words that ASan counts as redzones. */
 __attribute__((no_sanitize_address)) int tmi_preempt_frames_ok(const struct tmi_preempt_point *pp,
-                                                                const void *lo, const void *hi)
+                                                               const void *lo, const void *hi,
+                                                               const void *base)
 {
-    uintptr_t pc, sp, fp, l = (uintptr_t)lo, h = (uintptr_t)hi;
+    uintptr_t pc, sp, fp, l = (uintptr_t)lo, h = (uintptr_t)hi, b = (uintptr_t)base;
     uc_regs(pp->uc, &pc, &sp, &fp);
     if (sp < l || sp + 16 > h) return 0;
     const uintptr_t *top = (const uintptr_t *)sp;
     if (foreign(top[0]) || foreign(top[1])) return 0; /* prologue / epilogue of a callback */
     for (int depth = 0; depth < 4096; depth++) {
-        if (fp == 0) return 1; /* the context's first frame */
+        if (fp == 0 || fp == b) return 1; /* the context's first frame, or the task's */
         if (fp < sp || fp + 16 > h || (fp & 7)) return 0;
         const uintptr_t *f = (const uintptr_t *)fp;
-        if (!in_exe(f[1])) return 0; /* returns into libc or garbage */
+        if (!in_exe(f[1])) return 0;           /* returns into libc or garbage */
         if (f[0] != 0 && f[0] <= fp) return 0; /* chains go up the stack */
         sp = fp;
         fp = f[0];
@@ -301,8 +308,14 @@ void tmi_preempt_fini(void)
     P.installed = 0;
 }
 
-int tmi_preempt_async(void) { return P.async; }
-const char *tmi_preempt_async_why(void) { return P.why; }
+int tmi_preempt_async(void)
+{
+    return P.async;
+}
+const char *tmi_preempt_async_why(void)
+{
+    return P.why;
+}
 
 void tmi_preempt_unblock(void)
 {

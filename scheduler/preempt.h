@@ -70,14 +70,18 @@ const char *tmi_preempt_async_why(void);
 int tmi_preempt_pc_ok(uintptr_t pc);
 
 /* Walk the interrupted frame-pointer chain on the stack [lo, hi): 1 when
- * every return address on it lies in the main executable up to the chain's
- * end (RBP = 0, where a context starts), and neither of the two words at
- * the stack pointer is a return address into another object (a function
- * in its prologue or epilogue). 0 — unsafe — when a frame returns into
- * libc or any other shared object (a callback from qsort, from
- * dl_iterate_phdr with the loader's lock held...), or the chain leaves the
- * stack or is broken. Needs frame pointers (the build keeps them). */
-int tmi_preempt_frames_ok(const struct tmi_preempt_point *pp, const void *lo, const void *hi);
+ * every return address on it lies in the main executable up to `base`
+ * (the frame of the task's entry function: what lies below it is the
+ * context backend's start-up, which may be libc's for ucontext) or to the
+ * chain's end (RBP = 0, where an asm context starts), and neither of the
+ * two words at the stack pointer is a return address into another object
+ * (a function in its prologue or epilogue). 0 — unsafe — when a frame
+ * returns into libc or any other shared object (a callback from qsort,
+ * from dl_iterate_phdr with the loader's lock held...), or the chain
+ * leaves the stack or is broken. Needs frame pointers (the build keeps
+ * them). */
+int tmi_preempt_frames_ok(const struct tmi_preempt_point *pp, const void *lo, const void *hi,
+                          const void *base);
 
 /* One worker thread's tick timer. Owned by that thread. */
 struct tmi_preempt_timer {
@@ -130,7 +134,10 @@ TMI_NO_TSAN static inline void tmi_preempt_enable(void)
     tmi_preempt_off--;
 }
 
-TMI_NO_TSAN static inline int tmi_preempt_depth(void) { return tmi_preempt_off; }
+TMI_NO_TSAN static inline int tmi_preempt_depth(void)
+{
+    return tmi_preempt_off;
+}
 
 /* errno through a real call: glibc's __errno_location is declared const,
  * so within one function the compiler may reuse the address it returned

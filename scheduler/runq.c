@@ -2,6 +2,8 @@
 #include "runq.h"
 
 #include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "tmi.h"
 
@@ -14,7 +16,8 @@ void tmi_runq_init(struct tmi_runq *q)
     atomic_init(&q->head, 0);
     atomic_init(&q->tail, 0);
     atomic_init(&q->next, NULL);
-    for (int i = 0; i < TMI_RUNQ_LEN; i++) atomic_init(&q->ring[i], NULL);
+    for (int i = 0; i < TMI_RUNQ_LEN; i++)
+        atomic_init(&q->ring[i], NULL);
 }
 
 static inline struct tmi_rnode *slot_get(struct tmi_runq *q, uint32_t i)
@@ -35,12 +38,12 @@ static int put_slow(struct tmi_runq *q, struct tmi_rnode *n, uint32_t h, uint32_
     enum { HALF = TMI_RUNQ_LEN / 2 };
     struct tmi_rnode *batch[HALF + 1];
     tm_assert(t - h == TMI_RUNQ_LEN, "runq: put_slow on a ring that is not full");
-    for (uint32_t i = 0; i < HALF; i++) batch[i] = slot_get(q, h + i);
+    for (uint32_t i = 0; i < HALF; i++)
+        batch[i] = slot_get(q, h + i);
     /* release: our slot reads happen before we (the owner) reuse the slots */
     if (!atomic_compare_exchange_strong_explicit(&q->head, &h, h + HALF, REL, RLX)) return 0;
     batch[HALF] = n;
-    for (int i = 0; i < HALF; i++) batch[i]->next = batch[i + 1];
-    tmi_gq_put_batch(g, batch[0], batch[HALF], HALF + 1);
+    tmi_gq_put_batch(g, batch, HALF + 1);
     return 1;
 }
 
@@ -105,6 +108,12 @@ struct tmi_rnode *tmi_runq_get(struct tmi_runq *q, int ring_first, int *from_nex
     return n;
 }
 
+void tmi_runq_demote_next(struct tmi_runq *q, struct tmi_gq *g)
+{
+    struct tmi_rnode *n = take_next(q);
+    if (n) tmi_runq_put(q, n, g);
+}
+
 /* Copy half of victim's ring into thief's ring starting at slot `at`.
  * Returns how many were taken. */
 static uint32_t grab(struct tmi_runq *victim, struct tmi_runq *thief, uint32_t at, int take_next)
@@ -127,7 +136,8 @@ static uint32_t grab(struct tmi_runq *victim, struct tmi_runq *thief, uint32_t a
             return 0;
         }
         if (n > TMI_RUNQ_LEN / 2) continue; /* head and tail read at different times */
-        for (uint32_t i = 0; i < n; i++) slot_set(thief, at + i, slot_get(victim, h + i));
+        for (uint32_t i = 0; i < n; i++)
+            slot_set(thief, at + i, slot_get(victim, h + i));
         /* release: our slot reads happen before the victim reuses them */
         if (atomic_compare_exchange_strong_explicit(&victim->head, &h, h + n, REL, RLX)) return n;
     }
@@ -153,11 +163,28 @@ struct tmi_rnode *tmi_runq_steal(struct tmi_runq *thief, struct tmi_runq *victim
 void tmi_gq_init(struct tmi_gq *g)
 {
     atomic_init(&g->lock, 0);
+    g->bhead = g->btail = NULL;
     g->head = g->tail = NULL;
     atomic_init(&g->len, 0);
 }
 
-void tmi_gq_put_batch(struct tmi_gq *g, struct tmi_rnode *first, struct tmi_rnode *last, long count)
+void tmi_gq_term(struct tmi_gq *g)
+{
+    while (g->bhead) {
+        struct tmi_gq_batch *b = g->bhead;
+        g->bhead = b->next;
+        free(b);
+    }
+    tmi_gq_init(g);
+}
+
+static void add_len(struct tmi_gq *g, long d) /* under lock */
+{
+    atomic_store_explicit(&g->len, atomic_load_explicit(&g->len, RLX) + d, RLX);
+}
+
+/* Link first..last (count nodes, chained through next) at the tail. */
+static void put_chain(struct tmi_gq *g, struct tmi_rnode *first, struct tmi_rnode *last, long count)
 {
     last->next = NULL;
     tmi_spin_lock(&g->lock);
@@ -166,30 +193,71 @@ void tmi_gq_put_batch(struct tmi_gq *g, struct tmi_rnode *first, struct tmi_rnod
     else
         g->head = first;
     g->tail = last;
-    atomic_store_explicit(&g->len, atomic_load_explicit(&g->len, RLX) + count, RLX);
+    add_len(g, count);
     tmi_spin_unlock(&g->lock);
 }
 
-void tmi_gq_put(struct tmi_gq *g, struct tmi_rnode *n) { tmi_gq_put_batch(g, n, n, 1); }
+void tmi_gq_put(struct tmi_gq *g, struct tmi_rnode *n)
+{
+    put_chain(g, n, n, 1);
+}
+
+void tmi_gq_put_batch(struct tmi_gq *g, struct tmi_rnode *const *items, int count)
+{
+    struct tmi_gq_batch *b = malloc(sizeof *b + (size_t)count * sizeof b->item[0]);
+    if (!b) { /* no memory for the array: link the nodes themselves */
+        for (int i = 0; i + 1 < count; i++)
+            items[i]->next = items[i + 1];
+        put_chain(g, items[0], items[count - 1], count);
+        return;
+    }
+    b->next = NULL;
+    b->first = 0;
+    b->count = count;
+    memcpy(b->item, items, (size_t)count * sizeof b->item[0]);
+    tmi_spin_lock(&g->lock);
+    if (g->btail)
+        g->btail->next = b;
+    else
+        g->bhead = b;
+    g->btail = b;
+    add_len(g, count);
+    tmi_spin_unlock(&g->lock);
+}
 
 struct tmi_rnode *tmi_gq_get(struct tmi_gq *g, struct tmi_runq *q, long max)
 {
     if (tmi_gq_len(g) == 0) return NULL;
+    struct tmi_rnode *got[TMI_RUNQ_LEN / 2]; /* 1 KiB: this may run on a small task stack */
+    struct tmi_gq_batch *done = NULL;        /* emptied batches, freed after unlock */
+    long n = 0;
+    if (max > TMI_RUNQ_LEN / 2) max = TMI_RUNQ_LEN / 2;
     tmi_spin_lock(&g->lock);
-    long len = atomic_load_explicit(&g->len, RLX), n = len < max ? len : max;
-    struct tmi_rnode *first = g->head, *last = first;
-    for (long i = 1; i < n; i++) last = last->next;
-    if (n > 0) {
-        g->head = last->next;
-        if (!g->head) g->tail = NULL;
-        atomic_store_explicit(&g->len, len - n, RLX);
+    while (n < max && g->bhead) {
+        struct tmi_gq_batch *b = g->bhead;
+        long k = b->count - b->first < max - n ? b->count - b->first : max - n;
+        memcpy(&got[n], &b->item[b->first], (size_t)k * sizeof got[0]);
+        n += k;
+        b->first += (int)k;
+        if (b->first == b->count) {
+            if (!(g->bhead = b->next)) g->btail = NULL;
+            b->next = done;
+            done = b;
+        }
     }
+    while (n < max && g->head) {
+        got[n] = g->head;
+        if (!(g->head = g->head->next)) g->tail = NULL;
+        n++;
+    }
+    add_len(g, -n);
     tmi_spin_unlock(&g->lock);
-    if (n == 0) return NULL;
-    for (struct tmi_rnode *x = first->next; n > 1; n--) {
-        struct tmi_rnode *nx = x->next;
-        tmi_runq_put(q, x, g);
-        x = nx;
+    while (done) {
+        struct tmi_gq_batch *b = done;
+        done = b->next;
+        free(b);
     }
-    return first;
+    for (long i = 1; i < n; i++)
+        tmi_runq_put(q, got[i], g);
+    return n ? got[0] : NULL;
 }

@@ -7,6 +7,14 @@
  * ring. Items are intrusive nodes (struct tmi_rnode, embedded in the
  * model's task), so the same code serves mn and goroutine.
  *
+ * The global queue holds an overflow as one *batch*, an array of the
+ * half-ring's pointers, and hands it back by copying pointers into a ring:
+ * moving 128 tasks touches no task. (Linking them through their nodes, as
+ * Go does, costs a cache miss per task on the way back; measured on
+ * skynet, that walk under the lock was a tenth of the whole run.) Single
+ * tasks, and a batch when there is no memory for one, are linked through
+ * their nodes instead. Order is FIFO within each kind, roughly across.
+ *
  * Who may call what:
  *   owner only   tmi_runq_put, tmi_runq_put_next, tmi_runq_get
  *   any worker   tmi_runq_steal (as thief: into its own, empty ring),
@@ -37,18 +45,26 @@ struct tmi_rnode {
 };
 
 struct tmi_runq {
-    _Atomic uint32_t head;               /* oldest item; CAS by owner and thieves */
-    _Atomic uint32_t tail;               /* next free slot; owner writes (release) */
-    struct tmi_rnode *_Atomic next;      /* runs first; owner exchanges, thieves CAS */
+    _Atomic uint32_t head;                        /* oldest item; CAS by owner and thieves */
+    _Atomic uint32_t tail;                        /* next free slot; owner writes (release) */
+    struct tmi_rnode *_Atomic next;               /* runs first; owner exchanges, thieves CAS */
     struct tmi_rnode *_Atomic ring[TMI_RUNQ_LEN]; /* relaxed; see above */
 };
 
-/* The global queue: FIFO under a spin lock. */
+/* A run of queued nodes; item[first .. count) are still queued. */
+struct tmi_gq_batch {
+    struct tmi_gq_batch *next; /* under the queue's lock */
+    int first, count;
+    struct tmi_rnode *item[];
+};
+
+/* The global queue: batches and linked nodes under one spin lock. */
 struct tmi_gq {
-    _Atomic int lock;              /* tmi_spin lock over head/tail */
-    struct tmi_rnode *head, *tail; /* under lock */
-    _Atomic long len;              /* written under lock; read without it (relaxed,
-                                      a hint: callers re-check under the lock) */
+    _Atomic int lock;                   /* tmi_spin lock over the lists */
+    struct tmi_gq_batch *bhead, *btail; /* batches, FIFO; under lock */
+    struct tmi_rnode *head, *tail;      /* linked nodes, FIFO; under lock */
+    _Atomic long len;                   /* nodes queued; written under lock, read without
+                                           it (relaxed, a hint re-checked under the lock) */
 };
 
 void tmi_runq_init(struct tmi_runq *q);
@@ -65,6 +81,11 @@ int tmi_runq_put_next(struct tmi_runq *q, struct tmi_rnode *n, struct tmi_gq *g)
  * oldest. NULL when empty. *from_next (may be NULL) says which it was.
  * Owner only. */
 struct tmi_rnode *tmi_runq_get(struct tmi_runq *q, int ring_first, int *from_next);
+
+/* Move the `next` node, if any, to the ring's tail (a preempted worker
+ * does this, so that the ring runs before a chain of hand-offs through
+ * `next` resumes, and `next` itself waits its turn). Owner only. */
+void tmi_runq_demote_next(struct tmi_runq *q, struct tmi_gq *g);
 
 /* Steal half of victim's ring (rounded up) into thief's ring, which must
  * be empty, and return one of them to run; with take_next, fall back to the
@@ -91,16 +112,22 @@ static inline uint32_t tmi_runq_len(struct tmi_runq *q)
     return tmi_runq_ring_len(q) + (atomic_load_explicit(&q->next, memory_order_acquire) != NULL);
 }
 
-static inline int tmi_runq_empty(struct tmi_runq *q) { return tmi_runq_len(q) == 0; }
+static inline int tmi_runq_empty(struct tmi_runq *q)
+{
+    return tmi_runq_len(q) == 0;
+}
 
 /* ---- the global queue ---- */
 
 void tmi_gq_init(struct tmi_gq *g);
+/* Free the batches left (the nodes belong to their owners). */
+void tmi_gq_term(struct tmi_gq *g);
 void tmi_gq_put(struct tmi_gq *g, struct tmi_rnode *n);
-/* Append the chain first..last (linked through next) of count nodes. */
-void tmi_gq_put_batch(struct tmi_gq *g, struct tmi_rnode *first, struct tmi_rnode *last, long count);
-/* Take up to max nodes (at least 1 if any): return the first, put the rest
- * on q's ring (q's owner calls; the ring must have room for max - 1). */
+/* Append count nodes as one batch (linked one by one without memory). */
+void tmi_gq_put_batch(struct tmi_gq *g, struct tmi_rnode *const *items, int count);
+/* Take up to max (at most TMI_RUNQ_LEN / 2) nodes, at least 1 if any:
+ * return the first, put the rest on q's ring (q's owner calls; the ring
+ * must have room for max - 1). */
 struct tmi_rnode *tmi_gq_get(struct tmi_gq *g, struct tmi_runq *q, long max);
 
 static inline long tmi_gq_len(struct tmi_gq *g)

@@ -31,8 +31,8 @@
 #define CHECK(cond)                                                                                \
     do {                                                                                           \
         if (!(cond)) {                                                                             \
-            fprintf(stderr, "%s:%d: check failed: %s (errno %d; %s)\n", __FILE__, __LINE__,       \
-                    #cond, errno, tm_last_error());                                                \
+            fprintf(stderr, "%s:%d: check failed: %s (errno %d; %s)\n", __FILE__, __LINE__, #cond, \
+                    errno, tm_last_error());                                                       \
             fflush(stderr);                                                                        \
             _exit(1);                                                                              \
         }                                                                                          \
@@ -42,8 +42,8 @@ enum { SKIP = 77 };
 
 static void start(int procs, const char *placement, int64_t slice_ns)
 {
-    struct tm_config cfg = {.model = "mn", .procs = procs, .placement = placement,
-                            .slice_ns = slice_ns};
+    struct tm_config cfg = {
+        .model = "mn", .procs = procs, .placement = placement, .slice_ns = slice_ns};
     CHECK(tm_init(&cfg) == 0);
 }
 
@@ -104,7 +104,8 @@ static void watchdog(unsigned seconds)
 static void burn(int n)
 {
     uint64_t x = (uint64_t)n;
-    for (int i = 0; i < n; i++) x = x * 6364136223846793005ULL + (uint64_t)i;
+    for (int i = 0; i < n; i++)
+        x = x * 6364136223846793005ULL + (uint64_t)i;
     __asm__ volatile("" : : "r"(x)); /* the result is "used" */
 }
 
@@ -131,7 +132,8 @@ static void aff_task(void *p)
         const int *pus = tmi_place_pus(&aff_plan, id, &c);
         cpu_set_t want;
         CPU_ZERO(&want);
-        for (int i = 0; i < c; i++) CPU_SET(pus[i], &want);
+        for (int i = 0; i < c; i++)
+            CPU_SET(pus[i], &want);
         if (!CPU_EQUAL(&got, &want)) atomic_store(&aff_bad, 1);
         atomic_fetch_add(&aff_seen[id], 1);
         burn(20000);
@@ -142,8 +144,10 @@ static void aff_task(void *p)
 static void aff_main(void *p)
 {
     struct tm_task *t[16];
-    for (int i = 0; i < 16; i++) CHECK((t[i] = tm_spawn(aff_task, NULL)));
-    for (int i = 0; i < 16; i++) CHECK(tm_join(t[i]) == 0);
+    for (int i = 0; i < 16; i++)
+        CHECK((t[i] = tm_spawn(aff_task, NULL)));
+    for (int i = 0; i < 16; i++)
+        CHECK(tm_join(t[i]) == 0);
 }
 
 static void test_affinity(void)
@@ -170,7 +174,8 @@ static void test_affinity(void)
                 int c;
                 const int *pus = tmi_place_pus(&aff_plan, i, &c);
                 CPU_ZERO(&want);
-                for (int j = 0; j < c; j++) CPU_SET(pus[j], &want);
+                for (int j = 0; j < c; j++)
+                    CPU_SET(pus[j], &want);
                 CHECK(CPU_EQUAL(&got, &want));
             }
             tm_fini();
@@ -191,10 +196,10 @@ enum { NSTRESS = 4 };
 
 struct stress {
     uint64_t seed;
-    uint64_t iters;  /* loops done */
-    uint64_t sum;    /* running checksum over everything computed */
-    double fsum;     /* floating point: FPU/SSE state must survive preemption */
-    int workers;     /* bit i: ran on worker i */
+    uint64_t iters; /* loops done */
+    uint64_t sum;   /* running checksum over everything computed */
+    double fsum;    /* floating point: FPU/SSE state must survive preemption */
+    int workers;    /* bit i: ran on worker i */
 };
 
 static struct stress st[NSTRESS];
@@ -230,13 +235,16 @@ static void stress_step(struct stress *s, uint64_t *rng, int check_errno)
     CHECK(strtoull(text, &end, 10) == n && *end == '-');
     CHECK(strtoull(end + 1, &end, 16) == r);
     uint32_t v[16];
-    for (int i = 0; i < 16; i++) v[i] = (uint32_t)xs(rng);
+    for (int i = 0; i < 16; i++)
+        v[i] = (uint32_t)xs(rng);
     qsort(v, 16, sizeof v[0], cmp_u32); /* a callback from libc */
-    for (int i = 1; i < 16; i++) CHECK(v[i - 1] <= v[i]);
+    for (int i = 1; i < 16; i++)
+        CHECK(v[i - 1] <= v[i]);
     void *copy = malloc(n);
     CHECK(copy);
     memcpy(copy, buf, n);
-    for (size_t i = 0; i < n; i += 97) CHECK(((unsigned char *)copy)[i] == (unsigned char)r);
+    for (size_t i = 0; i < n; i += 97)
+        CHECK(((unsigned char *)copy)[i] == (unsigned char)r);
     if (check_errno) {
         errno = 0;
         unsigned long long big = strtoull("999999999999999999999999", NULL, 10);
@@ -270,7 +278,8 @@ static void stress_main(void *p)
         st[i] = (struct stress){.seed = 0x9E3779B97F4A7C15ULL * (uint64_t)(i + 1)};
         CHECK((t[i] = tm_spawn(stress_task, &st[i])));
     }
-    for (int i = 0; i < NSTRESS; i++) CHECK(tm_join(t[i]) == 0);
+    for (int i = 0; i < NSTRESS; i++)
+        CHECK(tm_join(t[i]) == 0);
 }
 
 static void test_stress(int procs)
@@ -290,7 +299,8 @@ static void test_stress(int procs)
         /* replay: the same steps without the runtime must give the same sums */
         struct stress r = {.seed = st[i].seed};
         uint64_t rng = r.seed;
-        for (uint64_t k = 0; k < st[i].iters; k++) stress_step(&r, &rng, 0);
+        for (uint64_t k = 0; k < st[i].iters; k++)
+            stress_step(&r, &rng, 0);
         CHECK(r.sum == st[i].sum);
         CHECK(r.fsum == st[i].fsum);
         if (st[i].iters < min) min = st[i].iters;
@@ -367,7 +377,8 @@ static _Atomic int ran_on[2];
 static void chunk(void *p)
 {
     uint64_t x = (uint64_t)(uintptr_t)p;
-    for (int i = 0; i < 400000; i++) x = (x ^ (x >> 31)) * 0x9E3779B97F4A7C15ULL + 1;
+    for (int i = 0; i < 400000; i++)
+        x = (x ^ (x >> 31)) * 0x9E3779B97F4A7C15ULL + 1;
     *(volatile uint64_t *)p = x; /* p points to its own slot */
     atomic_fetch_add(&ran_on[worker_id()], 1);
 }
@@ -376,8 +387,10 @@ static void steal_main(void *p)
 {
     static uint64_t slot[NCHUNK];
     struct tm_task *t[NCHUNK];
-    for (int i = 0; i < NCHUNK; i++) CHECK((t[i] = tm_spawn(chunk, &slot[i])));
-    for (int i = 0; i < NCHUNK; i++) CHECK(tm_join(t[i]) == 0);
+    for (int i = 0; i < NCHUNK; i++)
+        CHECK((t[i] = tm_spawn(chunk, &slot[i])));
+    for (int i = 0; i < NCHUNK; i++)
+        CHECK(tm_join(t[i]) == 0);
 }
 
 static void test_steal(void)
@@ -390,7 +403,8 @@ static void test_steal(void)
     metrics_take(&m);
     double steals = 0;
     const char *lv[] = {"steals_smt", "steals_l2", "steals_l3", "steals_package", "steals_remote"};
-    for (int i = 0; i < 5; i++) steals += metric(&m, lv[i]);
+    for (int i = 0; i < 5; i++)
+        steals += metric(&m, lv[i]);
     int a = atomic_load(&ran_on[0]), b = atomic_load(&ran_on[1]);
     printf("steal: chunks finished on worker 0: %d, worker 1: %d; %.0f steals\n", a, b, steals);
     CHECK(a + b == NCHUNK);
@@ -438,8 +452,10 @@ static void blocking_main(void *p)
     struct tm_task *b = tm_spawn(blocker, NULL), *c[32];
     CHECK(b);
     tm_sleep_ns(20000000); /* the blocker is in read() now, holding one worker */
-    for (int i = 0; i < 32; i++) CHECK((c[i] = tm_spawn(computer, NULL)));
-    for (int i = 0; i < 32; i++) CHECK(tm_join(c[i]) == 0);
+    for (int i = 0; i < 32; i++)
+        CHECK((c[i] = tm_spawn(computer, NULL)));
+    for (int i = 0; i < 32; i++)
+        CHECK(tm_join(c[i]) == 0);
     CHECK(tm_join(b) == 0);
     pthread_join(f, NULL);
     close(bl_pipe[0]);
@@ -486,8 +502,10 @@ static void timers_main(void *p)
     struct tm_task *s = tm_spawn(sleeper, NULL), *h[2];
     CHECK(s);
     tm_sleep_ns(1000000);
-    for (int i = 0; i < 2; i++) CHECK((h[i] = tm_spawn(hog, NULL)));
-    for (int i = 0; i < 2; i++) CHECK(tm_join(h[i]) == 0);
+    for (int i = 0; i < 2; i++)
+        CHECK((h[i] = tm_spawn(hog, NULL)));
+    for (int i = 0; i < 2; i++)
+        CHECK(tm_join(h[i]) == 0);
     CHECK(tm_join(s) == 0);
 }
 
@@ -552,15 +570,24 @@ int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IOLBF, 0);
     const char *c = argc == 2 ? argv[1] : "";
-    if (!strcmp(c, "affinity")) test_affinity();
-    else if (!strcmp(c, "stress1")) test_stress(1);
-    else if (!strcmp(c, "stress2")) test_stress(2);
-    else if (!strcmp(c, "spin")) return test_spin();
-    else if (!strcmp(c, "steal")) test_steal();
-    else if (!strcmp(c, "blocking")) test_blocking();
-    else if (!strcmp(c, "timers")) return test_timers();
-    else if (!strcmp(c, "deadlock")) test_deadlock();
-    else if (!strcmp(c, "errors")) test_errors();
+    if (!strcmp(c, "affinity"))
+        test_affinity();
+    else if (!strcmp(c, "stress1"))
+        test_stress(1);
+    else if (!strcmp(c, "stress2"))
+        test_stress(2);
+    else if (!strcmp(c, "spin"))
+        return test_spin();
+    else if (!strcmp(c, "steal"))
+        test_steal();
+    else if (!strcmp(c, "blocking"))
+        test_blocking();
+    else if (!strcmp(c, "timers"))
+        return test_timers();
+    else if (!strcmp(c, "deadlock"))
+        test_deadlock();
+    else if (!strcmp(c, "errors"))
+        test_errors();
     else {
         fprintf(stderr, "usage: test_mn affinity|stress1|stress2|spin|steal|blocking|timers|"
                         "deadlock|errors\n");

@@ -49,7 +49,8 @@ static void expect_one(struct tmi_topo *t, const char *policy, int n, const int 
         int c;
         const int *got = tmi_place_pus(&p, i, &c);
         if (c != 1 || got[0] != pus[i]) {
-            fprintf(stderr, "%s, worker %d: PU %d (of %d), want %d\n", policy, i, got[0], c, pus[i]);
+            fprintf(stderr, "%s, worker %d: PU %d (of %d), want %d\n", policy, i, got[0], c,
+                    pus[i]);
             exit(1);
         }
     }
@@ -90,7 +91,8 @@ static void test_synthetic(void)
         int c;
         const int *pus = tmi_place_pus(&p, i, &c);
         CHECK(c == 8);
-        for (int k = 0; k < 8; k++) CHECK(pus[k] == k);
+        for (int k = 0; k < 8; k++)
+            CHECK(pus[k] == k);
     }
     tmi_place_plan_free(&p);
     CHECK(tmi_place_plan(t, NULL, 2, &p) == 0 && p.binds == 0); /* NULL = none */
@@ -100,7 +102,7 @@ static void test_synthetic(void)
     expect_one(t, "scatter", 4, (const int[]){0, 4, 2, 6});
     expect_one(t, "scatter", 8, (const int[]){0, 4, 2, 6, 1, 5, 3, 7});
     expect_one(t, "pus:6,7,0-1", 4, (const int[]){6, 7, 0, 1});
-    expect_one(t, "pus:3", 3, (const int[]){3, 3, 3});                     /* repeats */
+    expect_one(t, "pus:3", 3, (const int[]){3, 3, 3});                         /* repeats */
     expect_one(t, "compact", 10, (const int[]){0, 1, 2, 3, 4, 5, 6, 7, 0, 1}); /* wraps */
 
     expect_levels(t, "none", 4, (const int[][3]){{0, 1, R}, {2, 3, R}}, 2);
@@ -117,10 +119,9 @@ static void test_synthetic(void)
     expect_one(t, "compact", 8, (const int[]){0, 1, 2, 3, 4, 5, 6, 7});
     expect_one(t, "scatter", 8, (const int[]){0, 32, 64, 96, 16, 48, 80, 112});
     expect_one(t, "scatter", 10, (const int[]){0, 32, 64, 96, 16, 48, 80, 112, 2, 34});
-    expect_levels(t, "compact", 17,
-                  (const int[][3]){{0, 1, S}, {0, 2, P}, {0, 16, P}, {15, 16, P}}, 4);
-    expect_levels(t, "scatter", 8,
-                  (const int[][3]){{0, 1, R}, {0, 4, P}, {1, 5, P}, {4, 5, R}}, 4);
+    expect_levels(t, "compact", 17, (const int[][3]){{0, 1, S}, {0, 2, P}, {0, 16, P}, {15, 16, P}},
+                  4);
+    expect_levels(t, "scatter", 8, (const int[][3]){{0, 1, R}, {0, 4, P}, {1, 5, P}, {4, 5, R}}, 4);
     expect_levels(t, "pus:0,31,32", 3, (const int[][3]){{0, 1, P}, {1, 2, R}}, 2);
     tmi_topo_free(t);
     printf("ok synthetic\n");
@@ -222,11 +223,12 @@ static void check_policy(struct tmi_topo *t, const char *policy, int n, const cp
         CPU_ZERO(&want);
         int c;
         const int *pus = tmi_place_pus(&p, i, &c);
-        for (int k = 0; k < c; k++) CPU_SET(pus[k], &want);
+        for (int k = 0; k < c; k++)
+            CPU_SET(pus[k], &want);
         if (!p.binds) CHECK(CPU_EQUAL(&want, start)); /* none: all the PUs we may use */
         if (!CPU_EQUAL(&b[i].got, &want)) {
-            fprintf(stderr, "%s: worker %d runs on %d PUs, plan says %d (first PU %d)\n", policy,
-                    i, CPU_COUNT(&b[i].got), c, pus[0]);
+            fprintf(stderr, "%s: worker %d runs on %d PUs, plan says %d (first PU %d)\n", policy, i,
+                    CPU_COUNT(&b[i].got), c, pus[0]);
             exit(1);
         }
     }

@@ -133,6 +133,7 @@ static int gr_init(struct tm_config *cfg)
         struct p *pp = &S.allp[i];
         pp->id = i;
         pp->global_in = 61;
+        tmi_runq_init(&pp->rq);
         tmi_timers_init(&pp->timers);
         atomic_init(&pp->timer0, INT64_MAX);
         atomic_init(&pp->status, P_IDLE);
@@ -140,6 +141,7 @@ static int gr_init(struct tm_config *cfg)
         S.pidle = pp;
     }
     atomic_init(&S.npidle, procs);
+    tmi_gq_init(&S.gq);
     atomic_init(&S.lastpoll, tm_now());
     if (tmi_preempt_init(tmg_tick) != 0 || tmg_sysmon_start() != 0) {
         int e = errno;
@@ -188,6 +190,7 @@ static void gr_fini(void)
     }
     S.allm = NULL;
     tmi_preempt_fini();
+    tmi_gq_term(&S.gq);
     tmg_gfree_all();
     free_ps();
     tmi_netpoll_term();

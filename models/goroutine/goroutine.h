@@ -73,7 +73,8 @@ struct tm_task {
     struct tm_task *schedlink; /* free list / timer batch / poll list link; that list's owner */
     void (*fn)(void *);        /* entry point; owner */
     void *arg;
-    struct tmi_stack *stack;          /* from first run to death; owner */
+    struct tmi_stack *stack; /* from first run to death; owner */
+    void *base_fp;           /* g_main's frame, where preempt.c's frame walk stops; owner */
     struct tm_waiter *_Atomic joiner; /* NULL, the parked joiner, or TMG_JOIN_DONE; see glue.c */
     _Atomic int status;      /* enum g_status; relaxed: written by the owner, read by checks */
     _Atomic int preempt;     /* sysmon asks the G to stop; relaxed, execute clears it */

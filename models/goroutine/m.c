@@ -292,14 +292,12 @@ void tmg_injectglist(struct tm_task *head)
         return;
     }
     int n = 0;
-    for (struct tm_task *gp = head, *next; gp; gp = next, n++) {
-        next = gp->schedlink;
-        gp->rn.next = next ? &next->rn : NULL;
+    while (head) { /* one by one: an uncommon path (a poll with no P) */
+        struct tm_task *gp = head;
+        head = gp->schedlink;
+        tmg_globrunqput(gp);
+        n++;
     }
-    struct tm_task *tail = head;
-    while (tail->schedlink)
-        tail = tail->schedlink;
-    tmi_gq_put_batch(&S.gq, &head->rn, &tail->rn, n);
     for (int i = 0; i < n && atomic_load_explicit(&S.npidle, memory_order_seq_cst) > 0; i++)
         tmg_startm(NULL, 0);
 }

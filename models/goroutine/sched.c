@@ -287,6 +287,7 @@ static void g_main(struct tmi_transfer t)
     tmi_ctx_san_enter(&gp->san);
     (void)t;
     for (;;) {
+        gp->base_fp = __builtin_frame_address(0);
         tmi_preempt_enable(); /* 1 across the switch (or hand-over) that started us */
         gp->fn(gp->arg);
         tmi_preempt_disable();

@@ -127,7 +127,7 @@ void tmg_tick(const struct tmi_preempt_point *pt)
     if (!gp || !mp->p || pt->was_off != 0 || !pt->pc_ok || !gp->stack ||
         atomic_load_explicit(&gp->status, memory_order_relaxed) != G_RUNNING ||
         !atomic_load_explicit(&gp->preempt, memory_order_relaxed) ||
-        !tmi_preempt_frames_ok(pt, gp->stack->lo, tmi_stack_top(gp->stack)) ||
+        !tmi_preempt_frames_ok(pt, gp->stack->lo, tmi_stack_top(gp->stack), gp->base_fp) ||
         !atomic_exchange_explicit(&gp->preempt, 0, memory_order_relaxed))
         return; /* the flag, if set, is honoured at the G's next model call */
     atomic_fetch_add_explicit(&S.n_preempt_async, 1, memory_order_relaxed);

@@ -85,10 +85,10 @@ static struct tm_task *steal(struct worker *w, int take_next, const uint32_t *sn
         for (int k = 0; k < m; k++) {
             int v = w->victims[a + (off + k) % m];
             struct worker *vw = &mn.w[v];
-            int nx = take_next && snap &&
-                     atomic_load_explicit(&vw->schedtick, RLX) == snap[v];
+            int nx = take_next && snap && atomic_load_explicit(&vw->schedtick, RLX) == snap[v];
             struct tmi_rnode *n = tmi_runq_steal(&w->rq, &vw->rq, nx);
             if (n) {
+                w->inherit = 0;
                 stat_add(&w->st.steals[lv], 1);
                 TMI_TRACE_STEAL(task_of(n)->id, v, 1 + tmi_runq_ring_len(&w->rq));
                 return task_of(n);
@@ -205,9 +205,11 @@ void mn_wakep(void)
 void mn_wake_all(void)
 {
     tmi_spin_lock(&mn.idle_lock);
-    for (int i = 0; i < mn.n; i++) atomic_store_explicit(&mn.w[i].sleep_word, 0, REL);
+    for (int i = 0; i < mn.n; i++)
+        atomic_store_explicit(&mn.w[i].sleep_word, 0, REL);
     tmi_spin_unlock(&mn.idle_lock);
-    for (int i = 0; i < mn.n; i++) mn_futex(&mn.w[i].sleep_word, FUTEX_WAKE, 1);
+    for (int i = 0; i < mn.n; i++)
+        mn_futex(&mn.w[i].sleep_word, FUTEX_WAKE, 1);
     tmi_netpoll_wake();
 }
 
@@ -246,13 +248,15 @@ static struct tm_task *spin(struct worker *w, uint32_t *snap)
         atomic_fetch_add_explicit(&mn.nspinning, 1, SEQ);
     }
     w->wstate = WK_SPINNING;
-    for (int i = 0; i < mn.n; i++) snap[i] = atomic_load_explicit(&mn.w[i].schedtick, RLX);
+    for (int i = 0; i < mn.n; i++)
+        snap[i] = atomic_load_explicit(&mn.w[i].schedtick, RLX);
     for (int r = 0; r < SPIN_ROUNDS; r++) {
         struct tm_task *t = steal(w, r == SPIN_ROUNDS - 1, snap);
         if (!t) t = mn_gq_take(w);
         if (t && mn_start(w, t) == 0) return t;
         if (t) continue; /* it could not start and has ended */
-        for (int k = 0; k < SPIN_PAUSES; k++) __builtin_ia32_pause();
+        for (int k = 0; k < SPIN_PAUSES; k++)
+            __builtin_ia32_pause();
     }
     return NULL;
 }
@@ -309,7 +313,8 @@ static void futex_sleep(struct worker *w)
     tmi_spin_lock(&mn.idle_lock);
     if (w->on_idle_list) { /* nobody woke us: leave the list ourselves */
         struct worker **p = &mn.idle_head;
-        while (*p != w) p = &(*p)->idle_next;
+        while (*p != w)
+            p = &(*p)->idle_next;
         *p = w->idle_next;
         w->on_idle_list = 0;
         atomic_fetch_sub_explicit(&mn.nidle, 1, SEQ);
@@ -325,10 +330,10 @@ struct tm_task *mn_find_runnable(struct worker *w)
 {
     uint32_t snap[mn.n];
     while (!atomic_load_explicit(&mn.stopping, ACQ)) {
-        struct tm_task *t = mn_pick_local(w);
+        struct tm_task *t = mn_pick_local(w, 0);
         if (!t && tmi_netpoll_pending() && !atomic_load_explicit(&mn.polling, RLX)) {
             tmi_netpoll_poll(0);
-            t = mn_pick_local(w);
+            t = mn_pick_local(w, 0);
         }
         if (!t && mn.n > 1) t = spin(w, snap);
         if (t) {
@@ -344,9 +349,11 @@ struct tm_task *mn_find_runnable(struct worker *w)
             if (work_visible(w, 0)) continue;
         }
         tmi_preempt_disarm(&w->pt); /* no task runs here: no ticks */
-        int timers_or_io = atomic_load_explicit(&mn.tnext, RLX) != INT64_MAX || tmi_netpoll_pending();
+        int timers_or_io =
+            atomic_load_explicit(&mn.tnext, RLX) != INT64_MAX || tmi_netpoll_pending();
         int expect = 0;
-        if (timers_or_io && atomic_compare_exchange_strong_explicit(&mn.polling, &expect, 1, SEQ, RLX))
+        if (timers_or_io &&
+            atomic_compare_exchange_strong_explicit(&mn.polling, &expect, 1, SEQ, RLX))
             poll_sleep(w);
         else
             futex_sleep(w);

@@ -1,7 +1,9 @@
 /* mn.h — internals of the preemptive M:N model, shared by its three files:
  *
- *   sched.c  tasks and the switch: spawn/join/yield/park/ready, the ops
- *            table, start-up and shut-down (the design note is there)
+ *   sched.c  tasks and the switch: spawn/join/yield/park/ready (the design
+ *            note is there)
+ *   run.c    worker threads, start-up and shut-down, the main task,
+ *            metrics, the ops table
  *   idle.c   a worker with nothing queued: the global queue, timers,
  *            stealing by topology distance, the netpoller, sleeping and
  *            waking workers
@@ -51,7 +53,7 @@
  */
 enum task_state { T_RUNNABLE, T_RUNNING, T_PARKED, T_DONE };
 
-/* Worker states. Written by the worker itself (wk_set), read by nobody
+/* Worker states. Written by the worker itself (w->wstate), read by nobody
  * but debuggers and the design: the wake-up protocol runs on the counters
  * mn.nspinning / mn.nidle / mn.polling, which say the same in aggregate.
  *
@@ -99,26 +101,30 @@ enum { W_INIT = 0, W_READIED = 1, W_PARKED = 2, W_TIMEDOUT = 3 };
 #define JOIN_DONE ((uintptr_t)1) /* finished; anything else: the joiner's waiter */
 
 struct tm_task {
-    struct tmi_rnode rn;        /* run-queue link; first member (see task_of) */
-    struct tmi_ctx *ctx;        /* where to resume; written by after_switch */
-    void (*fn)(void *);         /* entry point */
+    struct tmi_rnode rn; /* run-queue link; first member (see task_of) */
+    struct tmi_ctx *ctx; /* where to resume; written by after_switch */
+    void (*fn)(void *);  /* entry point */
     void *arg;
-    struct tmi_stack *stack;    /* NULL until first run, and after exit */
-    struct tm_waiter *park_w;   /* the wait being parked on (L_PARK) */
-    struct tmi_timer timer;     /* park deadline; in mn.timers, under mn.tlock */
-    _Atomic uintptr_t join;     /* JOIN_NONE / JOIN_DONE / joiner's waiter (acq_rel) */
-    _Atomic int preempt_req;    /* set by a tick that could not switch; relaxed:
-                                   read by the task on whichever worker */
-    uint64_t id;                /* 1, 2, ... for overflow reports */
+    struct tmi_stack *stack;  /* NULL until first run, and after exit */
+    void *base_fp;            /* task_main's frame: where the tick's frame walk stops */
+    struct tm_waiter *park_w; /* the wait being parked on (L_PARK) */
+    struct tmi_timer timer;   /* park deadline; in mn.timers, under mn.tlock */
+    _Atomic uintptr_t join;   /* JOIN_NONE / JOIN_DONE / joiner's waiter (acq_rel) */
+    _Atomic int preempt_req;  /* set by a tick that could not switch; relaxed:
+                                 read by the task on whichever worker */
+    uint64_t id;              /* 1, 2, ... for overflow reports */
     enum task_state state;
-    enum leave leave;           /* written by the leaver just before its switch */
+    enum leave leave; /* written by the leaver just before its switch */
     int detached;
-    int is_main;                /* the run's main task (tm_run waits for it) */
-    int failed;                 /* ended without running: no stack (ENOMEM) */
-    struct tmi_ctx_san san;     /* sanitizer bookkeeping */
+    int is_main;            /* the run's main task (tm_run waits for it) */
+    int failed;             /* ended without running: no stack (ENOMEM) */
+    struct tmi_ctx_san san; /* sanitizer bookkeeping */
 };
 
-static inline struct tm_task *task_of(struct tmi_rnode *n) { return (struct tm_task *)n; }
+static inline struct tm_task *task_of(struct tmi_rnode *n)
+{
+    return (struct tm_task *)n;
+}
 
 /* The one place a task's state changes: checks the transition in debug
  * builds (NDEBUG unset). */
@@ -158,28 +164,30 @@ static inline void stat_add(_Atomic uint64_t *c, uint64_t n)
 
 /* A worker: one kernel thread, placed by the plan. */
 struct worker {
-    struct tmi_runq rq;              /* thieves CAS rq.head (own cache lines) */
+    struct tmi_runq rq; /* thieves CAS rq.head (own cache lines) */
     int id;
-    struct tm_task *_Atomic cur;     /* the running task or &idle; written by the
-                                        owner, read by its tick (same thread) */
-    _Atomic uint32_t schedtick;      /* switches to a task; owner writes, tick reads */
-    uint32_t tick_seen;              /* schedtick at the last tick; tick only */
-    struct tm_task idle;             /* the scheduler context (thread's own stack) */
-    unsigned nexts;                  /* `next` picks in a row; owner only */
-    unsigned picks;                  /* all picks, for the global queue's turn */
-    enum worker_state wstate;        /* owner only (wk_set in idle.c, sched.c) */
-    int spinning;                    /* counted in mn.nspinning; owner only */
-    int blocking;                    /* in a blocking region; owner only */
-    struct tm_task *free_tasks;      /* recycled structs; owner only */
+    struct tm_task *_Atomic cur; /* the running task or &idle; written by the
+                                    owner, read by its tick (same thread) */
+    _Atomic uint32_t schedtick;  /* new slices begun (a task switched in, not
+                                    from `next`); owner writes, tick reads */
+    uint32_t tick_seen;          /* schedtick at the last tick; tick only */
+    struct tm_task idle;         /* the scheduler context (thread's own stack) */
+    int inherit;                 /* the task picked last came from `next`: it
+                                    runs on the current slice; owner only */
+    unsigned picks;              /* all picks, for the global queue's turn */
+    enum worker_state wstate;    /* owner only; set in idle.c and sched.c */
+    int spinning;                /* counted in mn.nspinning; owner only */
+    int blocking;                /* in a blocking region; owner only */
+    struct tm_task *free_tasks;  /* recycled structs; owner only */
     int nfree;
-    int *victims;                    /* other workers, nearest first */
-    int lv_start[TMI_LV_COUNT + 1];  /* victims of level L: [lv_start[L], lv_start[L+1]) */
-    struct tmi_preempt_timer pt;     /* the tick; owner only */
-    _Atomic int sleep_word;          /* futex: 1 asleep on it, 0 awake */
-    struct worker *idle_next;        /* idle list link; under mn.idle_lock */
-    int on_idle_list;                /* under mn.idle_lock */
+    int *victims;                   /* other workers, nearest first */
+    int lv_start[TMI_LV_COUNT + 1]; /* victims of level L: [lv_start[L], lv_start[L+1]) */
+    struct tmi_preempt_timer pt;    /* the tick; owner only */
+    _Atomic int sleep_word;         /* futex: 1 asleep on it, 0 awake */
+    struct worker *idle_next;       /* idle list link; under mn.idle_lock */
+    int on_idle_list;               /* under mn.idle_lock */
     pthread_t thread;
-    int start_err;                   /* errno of the worker's start-up, 0 = ok */
+    int start_err; /* errno of the worker's start-up, 0 = ok */
     struct mn_stats st;
 } __attribute__((aligned(64)));
 
@@ -187,31 +195,37 @@ struct worker {
  * write at different times sit on their own cache lines. */
 struct mn {
     /* fixed after init; read everywhere */
-    int n;                           /* workers */
-    struct worker *w;                /* [n] */
-    struct tmi_topo *topo;           /* this machine */
+    int n;                 /* workers */
+    struct worker *w;      /* [n] */
+    struct tmi_topo *topo; /* this machine */
     struct tmi_place_plan plan;
     int64_t slice_ns;
-    _Atomic int stopping;            /* fini: workers leave their loops */
+    _Atomic int stopping; /* fini: workers leave their loops */
 
     /* global queue: its own lock and length */
     _Alignas(64) struct tmi_gq gq;
 
     /* workers looking for work and asleep (the wake-up protocol, idle.c) */
     _Alignas(64) _Atomic int nspinning; /* seq_cst: the Dekker pairs with pushes */
-    _Atomic int nidle;               /* asleep on futex or in the poller */
-    _Atomic int idle_lock;           /* tmi_spin lock over idle_head */
-    struct worker *idle_head;        /* futex sleepers, LIFO */
-    _Atomic int polling;             /* 1 while a worker blocks in the netpoller */
-    _Atomic int64_t poll_until;      /* that poll's deadline (INT64_MAX forever) */
-    _Atomic int fence_word;          /* mn_fence under TSan */
+    _Atomic int nidle;                  /* asleep on futex or in the poller */
+    _Atomic int idle_lock;              /* tmi_spin lock over idle_head */
+    struct worker *idle_head;           /* futex sleepers, LIFO */
+    _Atomic int polling;                /* 1 while a worker blocks in the netpoller */
+    _Atomic int64_t poll_until;         /* that poll's deadline (INT64_MAX forever) */
+    _Atomic int fence_word;             /* mn_fence under TSan */
 
     /* timers: one heap for all workers */
     _Alignas(64) _Atomic int64_t tnext; /* earliest deadline or INT64_MAX; written
                                         under tlock, read anywhere (relaxed: a hint
                                         confirmed under the lock) */
-    _Atomic int tlock;               /* tmi_spin lock over timers */
-    struct tmi_timers timers;        /* park deadlines; under tlock */
+    _Atomic int tlock;                  /* tmi_spin lock over timers */
+    struct tmi_timers timers;           /* park deadlines; under tlock */
+
+    /* task structs spilled by workers that free more than they spawn */
+    _Alignas(64) _Atomic int tpool_lock; /* tmi_spin lock over the two below */
+    struct tm_task *tpool;               /* linked through rn.next; under tpool_lock */
+    _Atomic long tpool_n;                /* its length; written under the lock, read
+                                            without it as a hint (relaxed) */
 
     /* the run: tm_run's thread and the workers */
     _Alignas(64) _Atomic int run_state; /* futex for tm_run: RUN_* */
@@ -244,13 +258,26 @@ extern _Thread_local struct worker *mn_self_worker; /* NULL off the workers */
 
 /* The worker running the caller; read it again after every switch. Not
  * TSan-instrumented, for the reason given at tmi_preempt_disable. */
-TMI_NO_TSAN static inline struct worker *mn_me(void) { return mn_self_worker; }
+TMI_NO_TSAN static inline struct worker *mn_me(void)
+{
+    return mn_self_worker;
+}
 
-/* sched.c */
+/* sched.c: the ops (run.c puts them in the table), then the internals */
+struct tm_task *mn_spawn(void (*fn)(void *), void *arg, int detached);
+int mn_join(struct tm_task *t);
+void mn_yield(void);
+struct tm_task *mn_self(void);
+int mn_park(struct tm_waiter *wt, int64_t deadline);
+void mn_ready(struct tm_waiter *wt);
+int mn_wait_fd(int fd, int events, int64_t deadline);
+void mn_blocking_enter(void);
+void mn_blocking_exit(void);
+void mn_task_init(struct tm_task *t, void (*fn)(void *), void *arg, int detached, uint64_t id);
 void mn_switch_away(struct worker *w, struct tm_task *self, enum leave why);
 void mn_run_task(struct worker *w, struct tm_task *self, struct tm_task *next);
 void mn_make_runnable(struct worker *w, struct tm_task *t, int next);
-struct tm_task *mn_pick_local(struct worker *w);
+struct tm_task *mn_pick_local(struct worker *w, int ring_first);
 int mn_start(struct worker *w, struct tm_task *t); /* 0, or -1: t ended (no stack) */
 struct tm_task *mn_gq_take(struct worker *w);      /* a batch from the global queue */
 

@@ -67,9 +67,7 @@
 struct mn mn;
 _Thread_local struct worker *mn_self_worker;
 
-enum { FREE_TASKS_MAX = 1024, MAX_WORKERS = 1024 };
-
-static double last[32]; /* mn_metrics' previous sums; the metrics caller's (one run) */
+enum { TASK_BATCH = 256, TASK_POOL_MAX = 1 << 16 };
 
 /* ---- op entry and exit -------------------------------------------------- */
 
@@ -96,8 +94,28 @@ static void op_exit(void)
 
 /* ---- task structs ------------------------------------------------------- */
 
+/* Each worker recycles structs through its own free list. A task is often
+ * spawned on one worker and joined (freed) on another, so lists drift:
+ * beyond 2 * TASK_BATCH a worker spills TASK_BATCH to the shared pool, and
+ * an empty list refills from it, a batch per lock. Rejected: malloc/free
+ * per task — glibc then frees a struct into the arena of the worker that
+ * allocated it, and the two workers fight over that arena's lock (seen as
+ * futex calls on skynet -p 2). */
 static struct tm_task *task_new(struct worker *w)
 {
+    if (w && !w->free_tasks && atomic_load_explicit(&mn.tpool_n, RLX)) {
+        tmi_spin_lock(&mn.tpool_lock);
+        int k = 0;
+        for (; k < TASK_BATCH && mn.tpool; k++) {
+            struct tm_task *t = mn.tpool;
+            mn.tpool = (struct tm_task *)t->rn.next;
+            t->rn.next = (struct tmi_rnode *)w->free_tasks;
+            w->free_tasks = t;
+        }
+        atomic_store_explicit(&mn.tpool_n, atomic_load_explicit(&mn.tpool_n, RLX) - k, RLX);
+        tmi_spin_unlock(&mn.tpool_lock);
+        w->nfree += k;
+    }
     struct tm_task *t = w ? w->free_tasks : NULL;
     if (t) {
         w->free_tasks = (struct tm_task *)t->rn.next;
@@ -109,16 +127,37 @@ static struct tm_task *task_new(struct worker *w)
 
 static void task_free(struct worker *w, struct tm_task *t)
 {
-    if (w && w->nfree < FREE_TASKS_MAX) {
-        t->rn.next = (struct tmi_rnode *)w->free_tasks;
-        w->free_tasks = t;
-        w->nfree++;
+    if (!w) {
+        free(t);
         return;
     }
-    free(t);
+    t->rn.next = (struct tmi_rnode *)w->free_tasks;
+    w->free_tasks = t;
+    if (++w->nfree <= 2 * TASK_BATCH) return;
+    struct tm_task *first = w->free_tasks, *last = first;
+    for (int k = 1; k < TASK_BATCH; k++)
+        last = (struct tm_task *)last->rn.next;
+    w->free_tasks = (struct tm_task *)last->rn.next;
+    w->nfree -= TASK_BATCH;
+    tmi_spin_lock(&mn.tpool_lock);
+    long have = atomic_load_explicit(&mn.tpool_n, RLX);
+    int keep = have < TASK_POOL_MAX;
+    if (keep) {
+        last->rn.next = (struct tmi_rnode *)mn.tpool;
+        mn.tpool = first;
+        atomic_store_explicit(&mn.tpool_n, have + TASK_BATCH, RLX);
+    }
+    tmi_spin_unlock(&mn.tpool_lock);
+    if (keep) return;
+    last->rn.next = NULL;
+    while (first) { /* the pool is full: give memory back */
+        struct tm_task *n = (struct tm_task *)first->rn.next;
+        free(first);
+        first = n;
+    }
 }
 
-static void task_init(struct tm_task *t, void (*fn)(void *), void *arg, int detached, uint64_t id)
+void mn_task_init(struct tm_task *t, void (*fn)(void *), void *arg, int detached, uint64_t id)
 {
     memset(t, 0, sizeof *t);
     t->fn = fn;
@@ -225,16 +264,20 @@ static struct tmi_transfer after_switch(struct tmi_transfer tr)
 void mn_run_task(struct worker *w, struct tm_task *self, struct tm_task *next)
 {
     tm_assert(tmi_preempt_depth() == 1, "mn: switching with preemption disabled twice "
-                                    "(a spin lock held across a park?)");
+                                        "(a spin lock held across a park?)");
     if (self->stack) tmi_stack_check(self->stack);
     atomic_store_explicit(&w->cur, next, RLX);
     if (next != &w->idle) {
         mn_set_state(next, T_RUNNING);
-        atomic_store_explicit(&w->schedtick, atomic_load_explicit(&w->schedtick, RLX) + 1, RLX);
+        if (!w->inherit || self == &w->idle) /* a new slice (see mn_pick_local) */
+            atomic_store_explicit(&w->schedtick, atomic_load_explicit(&w->schedtick, RLX) + 1, RLX);
         tmi_preempt_arm(&w->pt); /* a no-op unless the worker was idle */
     }
-    static const unsigned char why[] = {[L_IDLE] = TMI_WHY_YIELD, [L_YIELD] = TMI_WHY_YIELD,
-                                        [L_PREEMPT] = TMI_WHY_PREEMPT, [L_PARK] = TMI_WHY_PARK,
+    w->inherit = 0;
+    static const unsigned char why[] = {[L_IDLE] = TMI_WHY_YIELD,
+                                        [L_YIELD] = TMI_WHY_YIELD,
+                                        [L_PREEMPT] = TMI_WHY_PREEMPT,
+                                        [L_PARK] = TMI_WHY_PARK,
                                         [L_EXIT] = TMI_WHY_EXIT};
     TMI_TRACE_SWITCH_RUNQ(self->id, why[self->leave], next->id, tmi_runq_len(&w->rq));
     int e = tmi_errno_get();
@@ -251,7 +294,7 @@ void mn_switch_away(struct worker *w, struct tm_task *self, enum leave why)
 {
     tm_assert(!w->blocking, "mn: a task switched inside a blocking region");
     atomic_store_explicit(&self->preempt_req, 0, RLX);
-    struct tm_task *next = mn_pick_local(w);
+    struct tm_task *next = mn_pick_local(w, why == L_PREEMPT);
     if (!next) {
         if (why == L_YIELD || why == L_PREEMPT) return;
         next = &w->idle;
@@ -267,6 +310,7 @@ static void task_main(struct tmi_transfer tr)
     struct tm_task *self = atomic_load_explicit(&mn_me()->cur, RLX);
     tmi_ctx_san_enter(&self->san);
     (void)tr; /* after_switch already dealt with the context we came from */
+    self->base_fp = __builtin_frame_address(0);
     tmi_preempt_enable(); /* 1 -> 0: the switch invariant */
     self->fn(self->arg);
     tmi_preempt_disable();
@@ -292,7 +336,10 @@ static int start(struct worker *w, struct tm_task *t)
     return 0;
 }
 
-int mn_start(struct worker *w, struct tm_task *t) { return t->ctx ? 0 : start(w, t); }
+int mn_start(struct worker *w, struct tm_task *t)
+{
+    return t->ctx ? 0 : start(w, t);
+}
 
 /* Up to `max` tasks from the global queue, the rest onto our ring. */
 static struct tm_task *gq_take(struct worker *w, long max)
@@ -306,28 +353,39 @@ static struct tm_task *gq_take(struct worker *w, long max)
     return task_of(n);
 }
 
-struct tm_task *mn_gq_take(struct worker *w) { return gq_take(w, TMI_RUNQ_LEN / 2); }
+struct tm_task *mn_gq_take(struct worker *w)
+{
+    return gq_take(w, TMI_RUNQ_LEN / 2);
+}
 
 /* The next task of this worker, started: due timers and (now and then)
- * the network first, then `next` (at most 32 times in a row, so a
- * ping-ponging pair cannot starve the ring), the ring, the global queue
- * (first on every 61st pick, so it cannot starve either). */
-struct tm_task *mn_pick_local(struct worker *w)
+ * the network first, then `next`, the ring, the global queue (first on
+ * every 61st pick, so that it cannot starve). A task taken from `next`
+ * inherits the running slice, as in Go: a chain of hand-offs through
+ * `next` (a ping-ponging pair, a depth-first fork-join tree) counts as one
+ * task for the tick, which preempts it after a slice; a preempting pick
+ * (ring_first) then demotes `next` to the ring's tail, so the ring runs
+ * first and `next` waits its turn instead of starving — but a sleeper the
+ * same pick finds due still goes first. */
+struct tm_task *mn_pick_local(struct worker *w, int ring_first)
 {
+    if (ring_first)
+        tmi_runq_demote_next(&w->rq, &mn.gq); /* before timers: a sleeper
+                                                  readied now runs first */
     mn_fire_timers(w);
     if ((++w->picks & 63) == 0 && tmi_netpoll_pending() && !atomic_load_explicit(&mn.polling, RLX))
         tmi_netpoll_poll(0);
     for (;;) {
         struct tm_task *t = NULL;
+        int from_next = 0;
         if (w->picks % 61 == 0 && tmi_gq_len(&mn.gq)) t = gq_take(w, 1);
         if (!t) {
-            int from_next;
-            struct tmi_rnode *n = tmi_runq_get(&w->rq, w->nexts >= 32, &from_next);
-            w->nexts = from_next ? w->nexts + 1 : 0;
+            struct tmi_rnode *n = tmi_runq_get(&w->rq, 0, &from_next);
             if (n) t = task_of(n);
         }
         if (!t && tmi_gq_len(&mn.gq)) t = gq_take(w, TMI_RUNQ_LEN / 2);
         if (!t) return NULL;
+        w->inherit = from_next;
         if (mn_start(w, t) == 0) return t;
     }
 }
@@ -353,7 +411,7 @@ void mn_make_runnable(struct worker *w, struct tm_task *t, int next)
 
 /* ---- the ops ------------------------------------------------------------ */
 
-static struct tm_task *mn_spawn(void (*fn)(void *), void *arg, int detached)
+struct tm_task *mn_spawn(void (*fn)(void *), void *arg, int detached)
 {
     struct worker *w = op_enter();
     struct tm_task *t = task_new(w);
@@ -368,7 +426,7 @@ static struct tm_task *mn_spawn(void (*fn)(void *), void *arg, int detached)
         stat_add(&w->st.spawned, 1);
         id = k * (uint64_t)mn.n + (uint64_t)w->id + 2; /* unique without a shared counter */
     }
-    task_init(t, fn, arg, detached, id);
+    mn_task_init(t, fn, arg, detached, id);
     TMI_TRACE_SPAWN(id);
     mn_make_runnable(w, t, 1);
     if (w && mn.n > 1) mn_wakep(); /* spawned work is usually parallel work */
@@ -401,7 +459,7 @@ static int park_w(struct tm_waiter *wt, int64_t deadline)
     return st == W_READIED ? 0 : ETIMEDOUT;
 }
 
-static int mn_park(struct tm_waiter *wt, int64_t deadline)
+int mn_park(struct tm_waiter *wt, int64_t deadline)
 {
     op_enter();
     int r = park_w(wt, deadline);
@@ -409,14 +467,14 @@ static int mn_park(struct tm_waiter *wt, int64_t deadline)
     return r;
 }
 
-static void mn_ready(struct tm_waiter *wt)
+void mn_ready(struct tm_waiter *wt)
 {
     struct worker *w = op_enter();
     ready_w(w, wt);
     op_exit();
 }
 
-static int mn_join(struct tm_task *t)
+int mn_join(struct tm_task *t)
 {
     if (t->detached) return tmi_fail(EINVAL, "tm_join: task is detached");
     struct worker *w = op_enter();
@@ -444,18 +502,18 @@ static int mn_join(struct tm_task *t)
     return 0;
 }
 
-static void mn_yield(void)
+void mn_yield(void)
 {
     struct worker *w = op_enter();
     struct tm_task *self = w ? atomic_load_explicit(&w->cur, RLX) : NULL;
     if (self && self != &w->idle)
         mn_switch_away(w, self, L_YIELD);
     else
-        sched_yield(); /* not a task: a plain thread */
+        sched_yield();    /* not a task: a plain thread */
     tmi_preempt_enable(); /* the yield was the preemption point */
 }
 
-static struct tm_task *mn_self(void)
+struct tm_task *mn_self(void)
 {
     struct worker *w = op_enter();
     struct tm_task *t = w ? atomic_load_explicit(&w->cur, RLX) : NULL;
@@ -464,12 +522,12 @@ static struct tm_task *mn_self(void)
     return t;
 }
 
-static int mn_wait_fd(int fd, int events, int64_t deadline)
+int mn_wait_fd(int fd, int events, int64_t deadline)
 {
     return tmi_netpoll_wait_fd(fd, events, deadline);
 }
 
-static void mn_blocking_enter(void)
+void mn_blocking_enter(void)
 {
     struct worker *w = op_enter();
     if (w && atomic_load_explicit(&w->cur, RLX) != &w->idle) {
@@ -482,7 +540,7 @@ static void mn_blocking_enter(void)
     tmi_preempt_enable(); /* no flag check: a switch here would strand `blocking` */
 }
 
-static void mn_blocking_exit(void)
+void mn_blocking_exit(void)
 {
     struct worker *w = op_enter();
     if (w && w->blocking) {
@@ -492,258 +550,3 @@ static void mn_blocking_exit(void)
     }
     op_exit();
 }
-
-/* ---- start-up, the main task, shut-down --------------------------------- */
-
-static size_t describe(const struct tmi_stack *s, char *buf, size_t len)
-{
-    const struct tm_task *t = s->owner;
-    char tmp[24];
-    int n = 0;
-    uint64_t id = t ? t->id : 0;
-    do tmp[n++] = (char)('0' + id % 10);
-    while ((id /= 10) && n < 20);
-    size_t o = 0;
-    const char *p = "task ";
-    while (*p && o < len) buf[o++] = *p++;
-    while (n > 0 && o < len) buf[o++] = tmp[--n];
-    return o;
-}
-
-static _Atomic int nstarted; /* workers through their start-up; futex */
-
-static void *worker_main(void *arg)
-{
-    struct worker *w = arg;
-    mn_self_worker = w;
-    char name[32];
-    snprintf(name, sizeof name, "mn worker %d", w->id);
-    TMI_TRACE_NAME(name);
-    int err = 0;
-    if (tmi_place_apply(mn.topo, &mn.plan, w->id) != 0 || tmi_stack_thread_init() != 0 ||
-        tmi_preempt_thread_init(&w->pt, mn.slice_ns) != 0)
-        err = errno ? errno : EINVAL;
-    w->start_err = err;
-    tmi_ctx_san_init_thread(&w->idle.san);
-    w->idle.state = T_RUNNING;
-    atomic_store_explicit(&w->cur, &w->idle, RLX);
-    tmi_preempt_disable(); /* the scheduler context runs at 1 */
-    /* release: start_err reaches mn_init */
-    atomic_fetch_add_explicit(&nstarted, 1, REL);
-    mn_futex(&nstarted, FUTEX_WAKE, 1);
-    while (!err) {
-        struct tm_task *t = mn_find_runnable(w);
-        if (!t) break;
-        w->idle.leave = L_IDLE;
-        mn_run_task(w, &w->idle, t); /* back when this worker runs dry */
-    }
-    tmi_preempt_thread_fini(&w->pt);
-    tmi_ctx_san_fini(&w->idle.san);
-    tmi_stack_thread_fini();
-    tmi_preempt_enable();
-    mn_self_worker = NULL;
-    return NULL;
-}
-
-static void free_workers(void)
-{
-    for (int i = 0; mn.w && i < mn.n; i++) {
-        struct worker *w = &mn.w[i];
-        while (w->free_tasks) {
-            struct tm_task *t = w->free_tasks;
-            w->free_tasks = (struct tm_task *)t->rn.next;
-            free(t);
-        }
-        free(w->victims);
-    }
-    free(mn.w);
-    mn.w = NULL;
-}
-
-static void stop_workers(int started)
-{
-    atomic_store_explicit(&mn.stopping, 1, SEQ);
-    mn_wake_all();
-    for (int i = 0; i < started; i++) pthread_join(mn.w[i].thread, NULL);
-}
-
-static void mn_fini(void)
-{
-    stop_workers(mn.n);
-    free_workers();
-    tmi_place_plan_free(&mn.plan);
-    tmi_topo_free(mn.topo);
-    tmi_timers_term(&mn.timers);
-    tmi_preempt_fini();
-    tmi_netpoll_term();
-    tmi_stack_fini();
-}
-
-static int mn_init(struct tm_config *cfg)
-{
-    memset(&mn, 0, sizeof mn);
-    atomic_store(&nstarted, 0);
-    if (tmi_topo_load(&mn.topo, NULL, NULL) != 0) return -1;
-    struct tmi_topo_info ti;
-    tmi_topo_info(mn.topo, &ti);
-    if (cfg->procs == 0) cfg->procs = ti.pus;
-    if (cfg->procs > MAX_WORKERS) {
-        tmi_topo_free(mn.topo);
-        return tmi_fail(EINVAL, "mn: --procs %d: at most %d workers", cfg->procs, MAX_WORKERS);
-    }
-    if (tmi_place_plan(mn.topo, cfg->placement, cfg->procs, &mn.plan) != 0) {
-        tmi_topo_free(mn.topo);
-        return -1;
-    }
-    if (cfg->slice_ns <= 0) cfg->slice_ns = 1000000;
-    mn.n = cfg->procs;
-    mn.slice_ns = cfg->slice_ns;
-    struct tmi_stack_opts opts = {.size = cfg->stack_size, .guard_max = -1, .keep = -1};
-    int err = 0;
-    if (tmi_stack_init(&opts) != 0) {
-        err = tmi_fail(errno, "mn: bad stack size %zu KiB", cfg->stack_size / 1024);
-        goto out_plan;
-    }
-    tmi_stack_set_overflow_hook("mn", describe);
-    if (tmi_netpoll_init() != 0) {
-        err = tmi_fail(errno, "mn: netpoller: %s", strerror(errno));
-        goto out_stack;
-    }
-    if (tmi_preempt_init(mn_tick) != 0) {
-        err = -1;
-        goto out_netpoll;
-    }
-    tmi_timers_init(&mn.timers);
-    atomic_store(&mn.tnext, INT64_MAX);
-    atomic_store(&mn.run_state, RUN_DONE);
-    memset(last, 0, sizeof last);
-    tmi_gq_init(&mn.gq);
-    mn.w = aligned_alloc(64, sizeof(struct worker) * (size_t)mn.n);
-    if (!mn.w) {
-        err = tmi_fail(ENOMEM, "mn: out of memory for %d workers", mn.n);
-        goto out_preempt;
-    }
-    memset(mn.w, 0, sizeof(struct worker) * (size_t)mn.n);
-    for (int i = 0; i < mn.n; i++) {
-        struct worker *w = &mn.w[i];
-        w->id = i;
-        tmi_runq_init(&w->rq);
-        mn_steal_order(w);
-        if (!w->victims) {
-            err = tmi_fail(ENOMEM, "mn: out of memory");
-            goto out_workers;
-        }
-    }
-    int started = 0;
-    for (; started < mn.n; started++) {
-        int e = pthread_create(&mn.w[started].thread, NULL, worker_main, &mn.w[started]);
-        if (e) {
-            err = tmi_fail(e, "mn: cannot start worker %d: %s", started, strerror(e));
-            break;
-        }
-    }
-    int n;
-    /* acquire: pairs with each worker's release increment */
-    while ((n = atomic_load_explicit(&nstarted, ACQ)) < started) mn_futex(&nstarted, FUTEX_WAIT, n);
-    for (int i = 0; !err && i < started; i++)
-        if (mn.w[i].start_err)
-            err = tmi_fail(mn.w[i].start_err, "mn: worker %d could not start (placement '%s'): %s",
-                           i, mn.plan.policy, strerror(mn.w[i].start_err));
-    if (!err) return 0;
-    stop_workers(started);
-out_workers:
-    free_workers();
-out_preempt:
-    tmi_timers_term(&mn.timers);
-    tmi_preempt_fini();
-out_netpoll:
-    tmi_netpoll_term();
-out_stack:
-    tmi_stack_fini();
-out_plan:
-    tmi_place_plan_free(&mn.plan);
-    tmi_topo_free(mn.topo);
-    mn.topo = NULL;
-    return err;
-}
-
-static int mn_run(void (*main)(void *), void *arg)
-{
-    struct tm_task *t = malloc(sizeof *t);
-    if (!t) return tmi_fail(ENOMEM, "mn: out of memory for the main task");
-    task_init(t, main, arg, 0, 1);
-    t->is_main = 1;
-    TMI_TRACE_SPAWN(t->id);
-    atomic_store_explicit(&mn.run_state, RUN_QUEUED, SEQ);
-    mn_make_runnable(NULL, t, 0); /* the global queue; wakes a worker */
-    int st;
-    /* acquire: pairs with task_done's release */
-    while ((st = atomic_load_explicit(&mn.run_state, ACQ)) == RUN_QUEUED || st == RUN_GOING)
-        mn_futex(&mn.run_state, FUTEX_WAIT, st);
-    if (st == RUN_DEADLOCK) {
-        long live = 0;
-        for (int i = 0; i < mn.n; i++)
-            live += (long)(atomic_load(&mn.w[i].st.spawned) - atomic_load(&mn.w[i].st.exited));
-        return tmi_fail(EDEADLK, "mn: deadlock: every worker idle, the main task and %ld others "
-                                 "parked with no timer or IO to wake them", live);
-    }
-    int failed = t->failed;
-    free(t);
-    if (failed) return tmi_fail(ENOMEM, "mn: no stack for the main task");
-    return 0;
-}
-
-/* ---- metrics: counters since the previous call (so, per repetition) ---- */
-
-static void mn_metrics(void (*add)(void *, const char *, double), void *ctx)
-{
-    static const char *const names[] = {
-        "steals_smt",     "steals_l2",     "steals_l3",    "steals_package", "steals_remote",
-        "preemptions",    "preempt_flagged", "preempt_coop", "parks",        "worker_sleeps",
-        "netpoll_blocks", "global_gets",   "start_failures",
-    };
-    enum { NCOUNT = sizeof names / sizeof names[0] };
-    double sum[NCOUNT] = {0};
-    for (int i = 0; i < mn.n; i++) {
-        struct mn_stats *s = &mn.w[i].st;
-        _Atomic uint64_t *c[NCOUNT] = {
-            &s->steals[0],     &s->steals[1],    &s->steals[2], &s->steals[3],
-            &s->steals[4],     &s->preempt_async, &s->preempt_flag, &s->preempt_coop,
-            &s->parks,         &s->sleeps,       &s->polls,     &s->global_gets,
-            &s->start_failures,
-        };
-        for (int k = 0; k < NCOUNT; k++) sum[k] += (double)atomic_load_explicit(c[k], RLX);
-    }
-    for (int k = 0; k < NCOUNT; k++) {
-        add(ctx, names[k], sum[k] - last[k]);
-        last[k] = sum[k];
-    }
-    struct tmi_stack_stats st;
-    tmi_stack_stats(&st);
-    add(ctx, "workers", mn.n);
-    add(ctx, "slice_us", (double)mn.slice_ns / 1000.0);
-    add(ctx, "preempt_async", tmi_preempt_async());
-    add(ctx, "stacks_guarded", (double)st.guarded);
-    add(ctx, "stacks_carved", (double)st.carved);
-}
-
-const struct tm_model_ops tm_model_mn = {
-    .name = "mn",
-    .summary = "preemptive M:N: --procs workers placed by --placement (hwloc), per-worker "
-               "queues, stealing by topology distance, timer-signal preemption every "
-               "--slice-us (default 1000); a blocking read() blocks its worker only",
-    .caps = TM_CAP_PARALLEL | TM_CAP_PREEMPTIVE | TM_CAP_MANY_TASKS,
-    .init = mn_init,
-    .fini = mn_fini,
-    .run = mn_run,
-    .spawn = mn_spawn,
-    .join = mn_join,
-    .yield = mn_yield,
-    .self = mn_self,
-    .park = mn_park,
-    .ready = mn_ready,
-    .wait_fd = mn_wait_fd,
-    .blocking_enter = mn_blocking_enter,
-    .blocking_exit = mn_blocking_exit,
-    .metrics = mn_metrics,
-};

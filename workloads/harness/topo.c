@@ -27,7 +27,8 @@ static const char topo_usage[] =
     "                        (OS indices, e.g. pus:0,2,4-7)\n"
     "  -p, --procs N         workers, 1..1024 (default: one per PU)\n"
     "      --json            one JSON object:\n"
-    "                        {\"workers\":[{\"worker\":0,\"pus\":[...],\"steal_order\":[...]}, ...],\n"
+    "                        {\"workers\":[{\"worker\":0,\"pus\":[...],\"steal_order\":[...]}, "
+    "...],\n"
     "                         \"topology\":{...}, \"placement\":P, \"binds\":true|false}\n"
     "  -h, --help            this text\n"
     "\n"
@@ -38,7 +39,8 @@ static void pu_ranges(struct tmi_sb *sb, const int *pu, int n)
 {
     for (int i = 0; i < n;) {
         int j = i;
-        while (j + 1 < n && pu[j + 1] == pu[j] + 1) j++;
+        while (j + 1 < n && pu[j + 1] == pu[j] + 1)
+            j++;
         tmi_sb_printf(sb, "%s%d", i ? "," : "", pu[i]);
         if (j > i) tmi_sb_printf(sb, "-%d", pu[j]);
         i = j + 1;
@@ -69,7 +71,8 @@ static void print_json(struct tmi_sb *sb, const struct tmi_topo_info *ti,
         int c;
         const int *pu = tmi_place_pus(p, i, &c);
         tmi_sb_printf(sb, "%s{\"worker\":%d,\"pus\":[", i ? "," : "", i);
-        for (int k = 0; k < c; k++) tmi_sb_printf(sb, "%s%d", k ? "," : "", pu[k]);
+        for (int k = 0; k < c; k++)
+            tmi_sb_printf(sb, "%s%d", k ? "," : "", pu[k]);
         tmi_sb_puts(sb, "],\"steal_order\":[");
         int nv = steal_order(p, i, victim, level);
         for (int k = 0; k < nv; k++) {
@@ -121,7 +124,8 @@ static void print_human(struct tmi_sb *sb, const struct tmi_topo_info *ti,
                 tmi_sb_printf(sb, " ... (%d more)", nv - k);
                 break;
             }
-            if (k == 0 || level[k] != level[k - 1]) tmi_sb_printf(sb, " %s:", tmi_place_level_name[level[k]]);
+            if (k == 0 || level[k] != level[k - 1])
+                tmi_sb_printf(sb, " %s:", tmi_place_level_name[level[k]]);
             tmi_sb_printf(sb, " %d", victim[k]);
             shown++;
         }
@@ -163,7 +167,8 @@ int tmi_cmd_topo(int argc, char **argv)
             *slot[k] = val;
             break;
         }
-        if (k == 5) return tmi_usage_error("topo: unknown argument '%s' (see 'tmbench topo --help')", a);
+        if (k == 5)
+            return tmi_usage_error("topo: unknown argument '%s' (see 'tmbench topo --help')", a);
     }
     if (synthetic && xml) return tmi_usage_error("topo: give --synthetic or --xml, not both");
     struct tmi_topo *t;
