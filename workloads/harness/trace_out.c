@@ -387,7 +387,7 @@ static int write_file(FILE *f, const struct tmi_run_opts *o, const struct tmi_re
         struct row *r = &rows[i];
         put_meta(f, pid, i + 1, "thread_name", r->name, 0);
         put_meta(f, pid, i + 1, "thread_sort_index", NULL, i);
-        qsort(r->e, r->n, sizeof *r->e, by_time);
+        if (r->n > 1) qsort(r->e, r->n, sizeof *r->e, by_time); /* r->e is NULL when empty */
         for (size_t k = 0; k < r->n; k++) put_event(f, pid, i + 1, r, &r->e[k]);
     }
     fputs("\n]}\n", f);
