@@ -168,6 +168,10 @@ void tm_blocking_enter(void)
 
 void tm_blocking_exit(void)
 {
-    if (tmi_model->blocking_exit) tmi_model->blocking_exit();
+    /* The system call has returned: the blocked interval ends here. The
+     * model's exit may then wait for a processor (goroutine: no P free, the
+     * task is queued and its M parks) — that is scheduling, recorded by the
+     * model's own switch hooks, not time blocked in the kernel. */
     TMI_TRACE_BLOCK_EXIT();
+    if (tmi_model->blocking_exit) tmi_model->blocking_exit();
 }
