@@ -85,20 +85,8 @@ const struct tm_workload_ops tm_wl_fib = {
 
 /* ---- parfor: `tasks` independent equal chunks of pure compute ---- */
 
-/* `work` rounds of splitmix64 from a per-chunk seed: no memory traffic, no
- * calls, nothing a compiler can fold. */
-static uint64_t chunk_hash(uint64_t seed, int64_t work)
-{
-    uint64_t x = seed;
-    for (int64_t i = 0; i < work; i++) {
-        x += 0x9E3779B97F4A7C15ULL;
-        uint64_t z = x;
-        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-        z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-        x ^= z ^ (z >> 31);
-    }
-    return x;
-}
+/* Each chunk: `work` rounds of wl_hash_rounds from its own seed. */
+static uint64_t chunk_hash(uint64_t seed, int64_t work) { return wl_hash_rounds(seed, work); }
 
 struct parfor_chunk {
     uint64_t seed, out;

@@ -11,6 +11,21 @@
 
 #define WL_NPARAMS(a) ((int)(sizeof(a) / sizeof((a)[0])))
 
+/* `rounds` rounds of splitmix64 from x: pure compute with no memory
+ * traffic and no calls, nothing a compiler can fold (parfor's chunks, the
+ * parallelism demo's slices). */
+static inline uint64_t wl_hash_rounds(uint64_t x, int64_t rounds)
+{
+    for (int64_t i = 0; i < rounds; i++) {
+        x += 0x9E3779B97F4A7C15ULL;
+        uint64_t z = x;
+        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+        z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+        x ^= z ^ (z >> 31);
+    }
+    return x;
+}
+
 /* 1234567 -> "1,234,567" for error messages people read. */
 static inline const char *wl_commas(char buf[32], long long v)
 {

@@ -40,6 +40,7 @@
 
 #include "harness.h"
 #include "model.h"
+#include "../wl.h" /* wl_hash_rounds: the same compute as parfor */
 
 #ifndef TMI_SOURCE_DIR
 #define TMI_SOURCE_DIR "."
@@ -47,17 +48,7 @@
 
 /* ---- the slices kernel ---- */
 
-static uint64_t rounds_hash(uint64_t x, int64_t rounds)
-{
-    for (int64_t i = 0; i < rounds; i++) {
-        x += 0x9E3779B97F4A7C15ULL;
-        uint64_t z = x;
-        z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-        z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-        x ^= z ^ (z >> 31);
-    }
-    return x;
-}
+static uint64_t rounds_hash(uint64_t x, int64_t rounds) { return wl_hash_rounds(x, rounds); }
 
 /* CPU time of the calling thread, ns. */
 static int64_t cpu_now(void)
