@@ -362,7 +362,9 @@ func main() {
 		hello(true)
 	case "run":
 		os.Exit(runCmd(os.Args[2:]))
+	case "nethttp":
+		os.Exit(nethttpCmd(os.Args[2:]))
 	default:
-		os.Exit(usage("unknown command '%s' (info, run)", os.Args[1]))
+		os.Exit(usage("unknown command '%s' (info, run, nethttp)", os.Args[1]))
 	}
 }
