@@ -10,7 +10,7 @@ set title "Latency against offered load (open loop): http\namd-epyc-2pu-linux6, 
 set xlabel "offered load (requests/s, open loop, log scale)"
 set ylabel "latency (µs, log scale)"
 set logscale xy
-set yrange [42.154:7716.86]
+set yrange [45.3967:952.319]
 set xrange [769.231:26000]
 set xtics ("1k" 1000, "5k" 5000, "20k" 20000)
 set format y '%.0s%c'

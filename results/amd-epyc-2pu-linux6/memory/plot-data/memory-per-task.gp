@@ -13,9 +13,9 @@ set logscale x
 set xrange [500:200000]
 set format x '%.0s%c'
 set yrange [0:*]
-set label "EAGAIN creating task 32,432 of 100,000" at 100000, 8574.43 right offset -1.5,-1.2 font ",10" tc rgb "#0072B2"
+set label "EAGAIN creating task 32,449 of 100,000" at 100000, 13600.6 right offset -1.5,-1.2 font ",10" tc rgb "#0072B2"
 set bmargin 5
-set label 100 "✗ pthreads idle at tasks=100000: EAGAIN creating task 32,432 of 100,000" at screen 0.01, screen 0.012 left font ",10" tc rgb "#B00000"
+set label 100 "✗ pthreads idle at tasks=100000: EAGAIN creating task 32,449 of 100,000" at screen 0.01, screen 0.012 left font ",10" tc rgb "#B00000"
 plot 'plot-data/memory-per-task.dat' index 0 using 1:2:3:4 with yerrorlines title "pthreads (p=2), ✗ at 100k" lc rgb "#0072B2" lw 2 dt 1 pt 7 ps 1.3, \
      'plot-data/memory-per-task.dat' index 1 using 1:2:3:4 with yerrorlines title "coro (p=1)" lc rgb "#E69F00" lw 2 dt 1 pt 7 ps 1.3, \
      'plot-data/memory-per-task.dat' index 2 using 1:2:3:4 with yerrorlines title "mn (p=2)" lc rgb "#009E73" lw 2 dt 1 pt 7 ps 1.3, \

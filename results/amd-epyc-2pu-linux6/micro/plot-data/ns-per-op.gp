@@ -13,7 +13,7 @@ set style histogram errorbars gap 1.5 lw 1.2
 set boxwidth 0.9
 set xtics scale 0
 set logscale y
-set yrange [2:*]
+set yrange [1:*]
 set format y '%.0s%c'
 
 plot 'plot-data/ns-per-op.dat' using 2:3:4:xtic(1) title "pthreads" lc rgb "#0072B2" fs solid 0.85 border lc rgb "#333333", \
