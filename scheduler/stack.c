@@ -540,6 +540,13 @@ static size_t put_num(char *buf, size_t n, size_t cap, size_t v)
     return n;
 }
 
+size_t tmi_stack_describe_id(char *buf, size_t len, const char *noun, uint64_t id)
+{
+    size_t n = put(buf, 0, len, noun);
+    n = put(buf, n, len, " ");
+    return put_num(buf, n, len, (size_t)id);
+}
+
 /* "stack overflow in <who> (model M, stack N KiB)": to stderr, to the
  * fatal hook (the harness writes the run's record), then exit 1. Async-
  * signal-safe: it runs in the SIGSEGV handler. who_id < 0: ask describe. */

@@ -133,6 +133,10 @@ void tmi_stack_set_fatal_hook(void (*fatal)(const char *msg, size_t len));
  * per process. Errors: as sigaction. */
 int tmi_stack_thread_guard(const void *lo, const void *hi, uint64_t id, size_t size);
 
+/* "<noun> <id>" into buf (at most len bytes, no NUL); returns the count.
+ * Async-signal-safe: for a model's describe hook ("task 17"). */
+size_t tmi_stack_describe_id(char *buf, size_t len, const char *noun, uint64_t id);
+
 /* Report an overflow of s (as above) on stderr and _exit(1). */
 _Noreturn void tmi_stack_overflowed(const struct tmi_stack *s);
 

@@ -58,19 +58,7 @@ static long futex(_Atomic int *addr, int op, int val, const struct timespec *ts)
 static size_t describe(const struct tmi_stack *s, char *buf, size_t len)
 {
     const struct tm_task *t = s->owner;
-    char tmp[24];
-    int n = 0;
-    uint64_t id = t ? t->id : 0;
-    do
-        tmp[n++] = (char)('0' + id % 10);
-    while ((id /= 10) && n < 20);
-    size_t o = 0;
-    const char *p = "goroutine ";
-    while (*p && o < len)
-        buf[o++] = *p++;
-    while (n > 0 && o < len)
-        buf[o++] = tmp[--n];
-    return o;
+    return tmi_stack_describe_id(buf, len, "goroutine", t ? t->id : 0);
 }
 
 static int default_procs(void)
