@@ -9,23 +9,7 @@ import subprocess
 import sys
 
 TMBENCH = sys.argv[1]
-SMALL = {  # per workload: parameters that keep the run short
-    "spawn": ["tasks=2000", "batch=100"],
-    "yield": ["tasks=4", "iters=2000"],
-    "pingpong": ["iters=2000"],
-    "mutex": ["tasks=4", "iters=2000"],
-    "idle": ["tasks=2000"],
-    "fib": ["n=20", "cutoff=10"],
-    "skynet": ["tasks=10000"],
-    "parfor": ["tasks=16", "work=2000"],
-    "sleep": ["tasks=8", "us=200", "iters=5"],
-    "ring": ["tasks=16", "hops=500"],
-    "ring/chan": ["tasks=16", "hops=500", "via=chan"],
-    "echo": ["conns=4", "duration_ms=300"],
-    "http": ["conns=4", "duration_ms=300"],
-    "blockio": ["blockers=1", "delay_us=20000"],
-    "hoglat": ["hogs=1", "duration_ms=100"],
-}
+from small_params import SMALL  # tests/small_params.py
 SKIP = {"overflow"}  # diagnostic: fails on purpose; tested on its own
 # "name/variant" rows run the workload `name` again with other parameters.
 

@@ -17,22 +17,7 @@ import tempfile
 import time
 
 TMBENCH = os.path.abspath(sys.argv[1]) if len(sys.argv) > 1 else None
-SMALL = {  # per workload: parameters that keep a run short
-    "spawn": ["tasks=2000", "batch=100"],
-    "yield": ["tasks=4", "iters=2000"],
-    "pingpong": ["iters=2000"],
-    "mutex": ["tasks=4", "iters=2000"],
-    "idle": ["tasks=2000"],
-    "fib": ["n=20", "cutoff=10"],
-    "skynet": ["tasks=10000"],
-    "parfor": ["tasks=16", "work=2000"],
-    "sleep": ["tasks=8", "us=200", "iters=5"],
-    "ring": ["tasks=16", "hops=500"],
-    "echo": ["conns=4", "duration_ms=300"],
-    "http": ["conns=4", "duration_ms=300"],
-    "blockio": ["blockers=1", "delay_us=20000"],
-    "hoglat": ["hogs=1", "duration_ms=50"],
-}
+from small_params import SMALL  # tests/small_params.py
 
 
 def run(args, env=None, timeout=120):
