@@ -9,6 +9,7 @@ Standard library only; every check is an assertion that fails the test.
 import glob
 import json
 import os
+import random
 import shutil
 import signal
 import subprocess
@@ -61,6 +62,15 @@ def records_of(out, name):
         return []
     with open(path) as f:
         return [json.loads(line) for line in f if line.strip()]
+
+
+def lines_of(out, name):
+    """Complete lines in records.jsonl (safe to read while it is appended to)."""
+    try:
+        with open(os.path.join(out, "t", name, "records.jsonl"), "rb") as f:
+            return f.read().count(b"\n")
+    except FileNotFoundError:
+        return 0
 
 
 def keys_of(recs):
@@ -142,9 +152,65 @@ def interrupt():
             assert json.load(f)["runs"][-1]["status"] == "interrupted"
         run("run", path, "--out", out, "--tmbench", TMBENCH, "--machine-tag", "t", check=0)
         recs = records_of(out, "slow")
+        keys = keys_of(recs)
+        dups = sorted({k for k in keys if keys.count(k) > 1})
+        assert not dups, ("duplicate records after resume", dups, err)
         assert len(recs) == 16, len(recs)
-        assert len(set(keys_of(recs))) == 16, "duplicate records after resume"
         assert recs[: len(got)] == got, "finished records were changed"
+
+
+SHORT = """
+[experiment]
+name = "short"
+models = ["pthreads", "coro"]
+procs = 1
+reps = 4
+split_reps = true  # 64 tmbench processes: many starts to land a signal in
+warmup = 0
+timeout_s = 30
+[workload.yield]
+params = { iters = [10, 20, 30, 40, 50, 60, 70, 80] }
+[profile.quick]
+"""
+
+
+def interrupt_storm():
+    """SIGINT at random moments (also while a tmbench is being started), then
+    resume, until the sweep is complete: every repetition recorded exactly
+    once, and no tmbench left behind to write records later."""
+    rng = random.Random(7)
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "out")
+        path = write(tmp, "short.toml", SHORT)
+        cmd = [sys.executable, EXPERIMENT, "run", path, "--out", out, "--tmbench", TMBENCH,
+               "--machine-tag", "t"]
+        interrupted = 0
+        for attempt in range(60):
+            proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                    text=True)
+            before = lines_of(out, "short")
+            while lines_of(out, "short") == before and proc.poll() is None:
+                time.sleep(0.005)  # until this run has recorded a unit: it is sweeping
+            time.sleep(rng.random() * 0.1)
+            proc.send_signal(signal.SIGINT)
+            _, err = proc.communicate(timeout=60)
+            if proc.returncode == 0 or "experiment short: records in" in err:
+                break  # it finished first (a late SIGINT can still hit Python's exit)
+            assert proc.returncode == 130, (proc.returncode, err)
+            interrupted += 1
+        assert interrupted >= 3, f"only {interrupted} sweeps were interrupted: too fast to test"
+        time.sleep(1.0)  # an orphaned tmbench would have written its records by now
+        run("run", path, "--out", out, "--tmbench", TMBENCH, "--machine-tag", "t", check=0)
+        time.sleep(1.0)
+        recs = records_of(out, "short")
+        keys = keys_of(recs)
+        dups = sorted({k for k in keys if keys.count(k) > 1})
+        assert not dups, ("recorded twice", dups, interrupted)
+        assert len(recs) == 64 and all(r["status"] == "ok" for r in recs), (len(recs), interrupted)
+        assert all(r["params"]["iters"] == r["experiment"]["cell"]["params"]["iters"]
+                   for r in recs), "a record filed under another cell"
+        left = glob.glob(os.path.join(out, "t", "short", ".scratch", "*"))
+        assert not left, ("scratch files written after the sweep ended", left)
 
 
 HANGS = """
@@ -267,7 +333,8 @@ def stats():
     assert median([3, 1, 2]) == 2 and median([4, 1, 2, 3]) == 2.5
 
 
-CASES = {f.__name__: f for f in (run_resume, interrupt, timeout, malformed, plot, stats)}
+CASES = {f.__name__: f for f in (run_resume, interrupt, interrupt_storm, timeout, malformed,
+                                  plot, stats)}
 
 if __name__ == "__main__":
     if len(sys.argv) != 3 or sys.argv[2] not in CASES:

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 
 #include "hist.h"
-#include "tt.h"
+#include "check.h"
 
 static struct tm_hist *shared;
 

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 
 #include "http.h"
-#include "tt.h"
+#include "check.h"
 
 struct want {
     const char *req;

@@ -28,15 +28,8 @@
 #include "tm/io.h"
 #include "tm/tm.h"
 
-#define CHECK(cond)                                                                                \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            fprintf(stderr, "%s:%d: check failed: %s (errno %d; %s)\n", __FILE__, __LINE__, #cond, \
-                    errno, tm_last_error());                                                       \
-            fflush(stderr);                                                                        \
-            _exit(1);                                                                              \
-        }                                                                                          \
-    } while (0)
+#define CHECK_DETAIL() tm_last_error()
+#include "check.h"
 
 enum { SKIP = 77 };
 

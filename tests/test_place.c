@@ -21,14 +21,8 @@
 #include "place.h"
 #include "tm/tm.h"
 
-#define CHECK(cond)                                                                                \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            fprintf(stderr, "%s:%d: check failed: %s (%s)\n", __FILE__, __LINE__, #cond,           \
-                    tm_last_error());                                                              \
-            exit(1);                                                                               \
-        }                                                                                          \
-    } while (0)
+#define CHECK_DETAIL() tm_last_error()
+#include "check.h"
 
 enum { S = TMI_LV_SMT, L2 = TMI_LV_L2, L3 = TMI_LV_L3, P = TMI_LV_PACKAGE, R = TMI_LV_REMOTE };
 

@@ -23,14 +23,7 @@
 #include "ctx/ctx.h"
 #include "stack.h"
 
-#define CHECK(cond)                                                                                \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #cond);               \
-            fflush(stderr);                                                                        \
-            _exit(1);                                                                              \
-        }                                                                                          \
-    } while (0)
+#include "check.h"
 
 #define KIB ((size_t)1024)
 

@@ -23,24 +23,8 @@ __attribute__((noinline, unused)) static int *tt_errno_location(void)
 #undef errno
 #define errno (*tt_errno_location())
 
-#define CHECK(cond)                                                                               \
-    do {                                                                                          \
-        if (!(cond)) {                                                                            \
-            fprintf(stderr, "%s:%d: CHECK failed: %s (errno %d %s)\n", __FILE__, __LINE__, #cond, \
-                    errno, strerror(errno));                                                      \
-            exit(1);                                                                              \
-        }                                                                                         \
-    } while (0)
-
-#define CHECK_EQ(a, b)                                                                            \
-    do {                                                                                          \
-        long long a_ = (long long)(a), b_ = (long long)(b);                                       \
-        if (a_ != b_) {                                                                           \
-            fprintf(stderr, "%s:%d: CHECK_EQ failed: %s == %lld, %s == %lld\n", __FILE__,         \
-                    __LINE__, #a, a_, #b, b_);                                                    \
-            exit(1);                                                                              \
-        }                                                                                         \
-    } while (0)
+#define CHECK_DETAIL() tm_last_error()
+#include "check.h"
 
 static const char *tt_model = "pthreads";
 

@@ -55,7 +55,9 @@ struct tm_workload_ops {
      * after tm_run_fail. Sets r->ops. */
     int (*body)(struct tm_run *r);
     /* required: the checksum of what body computed, and the value it must
-     * have for these parameters. */
+     * have for these parameters. expected reads only the parameters and
+     * procs (never what body did): the harness may compute it once per run,
+     * before a peer starts, so that it never competes with a repetition. */
     uint64_t (*verify)(struct tm_run *r);
     uint64_t (*expected)(const struct tm_run *r);
     /* optional: untimed preparation (NULL: nothing). 0 or -1 + tm_run_fail. */

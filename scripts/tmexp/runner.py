@@ -11,7 +11,8 @@ Records. tmbench writes a process' records to a scratch file (-o; it
 writes them when the process ends, all repetitions at once); we renumber
 `rep` (a resumed cell continues at its first missing repetition), add the
 "experiment" object (see records.py) and append the lines to records.jsonl
-with one O_APPEND write plus fsync, with SIGINT/SIGTERM blocked meanwhile.
+with one O_APPEND write plus fsync; a SIGINT/SIGTERM that arrives while a
+unit runs is noted and acted on once its records are written (noted()).
 Nothing else writes records.jsonl: a sweep holds an flock on its
 directory, so a second `run` into the same directory stops with exit 2.
 
@@ -34,7 +35,9 @@ had measured is lost (tmbench writes at exit), so the granularity of
 durability is one process: one cell, or one repetition with split_reps.
 The next `run` of the same command resumes.
 """
+import contextlib
 import fcntl
+import itertools
 import json
 import os
 import random
@@ -46,7 +49,8 @@ import time
 from . import bench, records
 
 
-SIGNALS = {signal.SIGINT, signal.SIGTERM}
+SIGNALS = (signal.SIGINT, signal.SIGTERM)
+_unit_serial = itertools.count()
 
 
 class Interrupted(Exception):
@@ -134,7 +138,23 @@ def append_records(path, recs):
         os.close(fd)
 
 
-def start(cmd, env, patience=30.0):
+@contextlib.contextmanager
+def noted(caught):
+    """Inside, SIGINT and SIGTERM are only appended to `caught`, never raised:
+    an Interrupted raised inside Popen, or between a process' start and the
+    code that kills it, would leave a tmbench running that nobody kills,
+    writing records after the sweep stopped; one raised while records are
+    being collected would lose them. Swapping the Python-level handler (not
+    the signal mask) also covers a signal that arrived just before."""
+    old = {s: signal.signal(s, lambda signum, frame: caught.append(signum)) for s in SIGNALS}
+    try:
+        yield
+    finally:
+        for s, h in old.items():
+            signal.signal(s, h)
+
+
+def start(cmd, env, caught, patience=30.0):
     """Popen tmbench in its own session. A binary that cannot be executed
     (being relinked by a concurrent build: EACCES, ETXTBSY, ENOENT) is retried
     for `patience` seconds, then the sweep stops: that is not the cell's fault."""
@@ -144,6 +164,8 @@ def start(cmd, env, patience=30.0):
             return subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                     stderr=subprocess.PIPE, env=env, start_new_session=True)
         except OSError as e:
+            if caught:
+                raise Interrupted(caught[0])
             if time.monotonic() > deadline:
                 raise bench.BenchError(f"cannot run {cmd[0]}: {e.strerror} "
                                        "(finished records are kept; run again to resume)")
@@ -152,36 +174,36 @@ def start(cmd, env, patience=30.0):
 
 def run_unit(unit, ctx):
     """Run one unit; returns (records to append, outcome text)."""
-    # in a subdirectory: tmbench -o flocks the file's directory, we hold ours
+    # in a subdirectory: tmbench -o flocks the file's directory, we hold ours;
+    # a name of its own, so no other process can have written it
     sdir = os.path.join(ctx["dir"], ".scratch")
     os.makedirs(sdir, exist_ok=True)
-    scratch = os.path.join(sdir, "unit.jsonl")
-    if os.path.exists(scratch):
-        os.unlink(scratch)
+    scratch = os.path.join(sdir, f"unit-{os.getpid()}-{next(_unit_serial)}.jsonl")
     limit = unit.limit()
     env = dict(os.environ, TMBENCH_PEER_TIMEOUT=str(max(1, int(limit))))
-    proc = start(command(ctx["tmbench"], unit, scratch), env)
-    timed_out, interrupted, err = False, None, b""
-    try:
-        _, err = proc.communicate(timeout=limit)
-        signal.pthread_sigmask(signal.SIG_BLOCK, SIGNALS)
-    except (subprocess.TimeoutExpired, Interrupted) as e:
-        signal.pthread_sigmask(signal.SIG_BLOCK, SIGNALS)  # clean up undisturbed
-        timed_out = isinstance(e, subprocess.TimeoutExpired)
-        interrupted = None if timed_out else e
-        kill_group(proc)
-        try:
-            _, err = proc.communicate(timeout=5)
-        except (subprocess.TimeoutExpired, ValueError, OSError):
-            err = b""
-    try:
-        recs, outcome = collect(unit, ctx, scratch, proc.returncode, timed_out,
-                                interrupted is not None, (err or b"").decode(errors="replace"))
+    caught, timed_out, err = [], False, b""
+    with noted(caught):
+        proc = start(command(ctx["tmbench"], unit, scratch), env, caught)
+        deadline = time.monotonic() + limit
+        while not caught:
+            try:  # in short waits, to see a noted signal soon
+                _, err = proc.communicate(timeout=min(0.2, max(0.0, deadline - time.monotonic())))
+                break
+            except subprocess.TimeoutExpired:
+                if time.monotonic() >= deadline:
+                    timed_out = True
+                    break
+        if proc.returncode is None:
+            kill_group(proc)
+            try:
+                _, err = proc.communicate(timeout=5)
+            except (subprocess.TimeoutExpired, ValueError, OSError):
+                err = b""
+        recs, outcome = collect(unit, ctx, scratch, proc.returncode, timed_out, bool(caught),
+                                (err or b"").decode(errors="replace"))
         append_records(ctx["records"], recs)
-    finally:
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, SIGNALS)  # a pending signal fires here
-    if interrupted is not None:
-        raise interrupted
+    if caught:
+        raise Interrupted(caught[0])
     return recs, outcome
 
 
@@ -304,6 +326,9 @@ def sweep(plan, ctx, progress_stream=sys.stderr):
           + (f" ({done} already done)" if done else "")
           + f", {len(units)} tmbench runs to do, seed {plan.seed}", file=progress_stream)
     progress = Progress(units, progress_stream)
+    sdir = os.path.join(ctx["dir"], ".scratch")
+    for stale in os.listdir(sdir) if os.path.isdir(sdir) else []:
+        os.unlink(os.path.join(sdir, stale))  # a killed sweep's (we hold the directory's lock)
     old = {s: signal.signal(s, _raise_interrupted) for s in (signal.SIGINT, signal.SIGTERM)}
     failed = 0
     try:
