@@ -115,10 +115,23 @@ struct sky_arg {
     int64_t num, size;    /* first leaf number of this subtree, leaves in it */
     struct tm_chan *out;  /* where to send the subtree's sum */
     _Atomic int64_t *spawned;
-    _Atomic int *failed;
 };
 
 enum { SKY_DIV = 10 };
+
+/* The first failure in the tree: its errno (0: none yet) and the model's
+ * detail, copied by the failing task itself (tm_last_error is per thread). */
+static _Atomic int sky_errno;
+static char sky_why[256];
+
+static void sky_fail(int e)
+{
+    int none = 0;
+    if (atomic_compare_exchange_strong(&sky_errno, &none, e))
+        snprintf(sky_why, sizeof sky_why, "%s", e == ENOMEM && !*tm_last_error()
+                                                    ? "out of memory for a channel"
+                                                    : tm_last_error());
+}
 
 static void sky_node(void *p)
 {
@@ -132,11 +145,11 @@ static void sky_node(void *p)
         int64_t sub = a.size / SKY_DIV;
         int spawned = 0;
         sum = 0;
-        if (!rc) atomic_store(a.failed, ENOMEM);
+        if (!rc) sky_fail(ENOMEM);
         for (int i = 0; rc && i < SKY_DIV; i++) {
-            kids[i] = (struct sky_arg){a.num + i * sub, sub, rc, a.spawned, a.failed};
+            kids[i] = (struct sky_arg){a.num + i * sub, sub, rc, a.spawned};
             if (tm_go(sky_node, &kids[i]) != 0) {
-                atomic_store(a.failed, errno);
+                sky_fail(errno);
                 break;
             }
             spawned++;
@@ -160,19 +173,19 @@ static int sky_body(struct tm_run *r)
     int64_t n = tm_run_param(r, "tasks"), p = 1;
     while (p < n) p *= SKY_DIV;
     if (p != n) return tm_run_fail(r, "skynet: tasks must be a power of 10, not %lld", (long long)n);
-    _Atomic int failed = 0;
+    atomic_store(&sky_errno, 0);
+    sky_why[0] = '\0';
     atomic_store(&sky_spawned, 0);
     struct tm_chan *out = tm_chan_make(sizeof(int64_t), 1);
     if (!out) return tm_run_fail(r, "skynet: out of memory");
-    struct sky_arg root = {0, n, out, &sky_spawned, &failed};
+    struct sky_arg root = {0, n, out, &sky_spawned};
     sky_node(&root); /* the root runs in the main task */
     tm_chan_recv(out, &sky_sum, -1);
     tm_chan_free(out);
     r->ops = (uint64_t)atomic_load(&sky_spawned) + 1;
-    if (atomic_load(&failed)) {
-        errno = atomic_load(&failed);
-        return wl_spawn_failed(r, atomic_load(&sky_spawned), n + n / 9);
-    }
+    if (atomic_load(&sky_errno)) /* the tree is done: every task has sent its sum */
+        return wl_spawn_failed_as(r, atomic_load(&sky_spawned), n + n / 9, atomic_load(&sky_errno),
+                                  sky_why);
     return 0;
 }
 

@@ -41,15 +41,23 @@ static inline const char *wl_commas(char buf[32], long long v)
 }
 
 /* Record a spawn failure the way DESIGN.md wants it read:
- * "pthreads: EAGAIN creating task 31,742 of 1,000,000". */
-static inline int wl_spawn_failed(struct tm_run *r, long long i, long long n)
+ * "pthreads: EAGAIN creating task 31,742 of 1,000,000: <the model's detail>".
+ * e is the spawn's errno and why its tm_last_error(), both read by the task
+ * whose spawn failed (tm_last_error is per kernel thread). */
+static inline int wl_spawn_failed_as(struct tm_run *r, long long i, long long n, int e,
+                                     const char *why)
 {
     char a[32], b[32];
-    int e = errno;
-    const char *why = tm_last_error(); /* the model's detail, if it gave one */
     return tm_run_fail(r, "%s: %s creating task %s of %s%s%s", tm_model_name(),
                        e == EAGAIN ? "EAGAIN" : e == ENOMEM ? "ENOMEM" : strerror(e),
                        wl_commas(a, i + 1), wl_commas(b, n), *why ? ": " : "", why);
+}
+
+/* The same, for a spawn that failed in the calling task just now. */
+static inline int wl_spawn_failed(struct tm_run *r, long long i, long long n)
+{
+    int e = errno;
+    return wl_spawn_failed_as(r, i, n, e, tm_last_error());
 }
 
 #endif

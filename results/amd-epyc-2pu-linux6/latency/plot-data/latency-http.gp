@@ -6,13 +6,13 @@ set border 3 lw 1 lc rgb "#555555"
 set tics nomirror
 set grid ytics lc rgb "#dddddd" lw 1 dt 1
 set key outside right top vertical Left reverse samplen 2 spacing 1.2
-set title "Latency against offered load (open loop): http\namd-epyc-2pu-linux6, quick profile, median, 95% CI"
+set title "Latency against offered load (open loop): http\namd-epyc-2pu-linux6, full profile, median, 95% CI"
 set xlabel "offered load (requests/s, open loop, log scale)"
 set ylabel "latency (µs, log scale)"
 set logscale xy
-set yrange [45.3967:952.319]
-set xrange [769.231:26000]
-set xtics ("1k" 1000, "5k" 5000, "20k" 20000)
+set yrange [33.962:11943.9]
+set xrange [769.231:65000]
+set xtics ("1k" 1000, "2k" 2000, "5k" 5000, "10k" 10000, "20k" 20000, "50k" 50000)
 set format y '%.0s%c'
 
 plot 'plot-data/latency-http.dat' index 0 using 1:2:3:4 with yerrorlines title "pthreads (p=2) p50" lc rgb "#0072B2" lw 2 dt 1 pt 7 ps 1.2, \

@@ -6,7 +6,7 @@ set border 3 lw 1 lc rgb "#555555"
 set tics nomirror
 set grid ytics lc rgb "#dddddd" lw 1 dt 1
 set key outside right top vertical Left reverse samplen 2 spacing 1.2
-set title "Micro-benchmarks: time per operation on one core\namd-epyc-2pu-linux6, quick profile, median, 95% CI"
+set title "Micro-benchmarks: time per operation on one core\namd-epyc-2pu-linux6, full profile, median, 95% CI"
 set ylabel "time per operation (ns), log scale"
 set style data histograms
 set style histogram errorbars gap 1.5 lw 1.2

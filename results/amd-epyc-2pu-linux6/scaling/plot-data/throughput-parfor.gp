@@ -6,7 +6,7 @@ set border 3 lw 1 lc rgb "#555555"
 set tics nomirror
 set grid ytics lc rgb "#dddddd" lw 1 dt 1
 set key outside right top vertical Left reverse samplen 2 spacing 1.2
-set title "Scaling: throughput against cores: parfor\namd-epyc-2pu-linux6, quick profile, median, 95% CI\nop = one hash round"
+set title "Scaling: throughput against cores: parfor\namd-epyc-2pu-linux6, full profile, median, 95% CI\nop = one hash round"
 set xlabel "procs (cores the run may use)"
 set ylabel "throughput (Mops/s)"
 set xrange [0.5:2.5]
