@@ -213,6 +213,52 @@ def interrupt_storm():
         assert not left, ("scratch files written after the sweep ended", left)
 
 
+def interrupt_at_start():
+    """A SIGINT that arrives while tmbench is being started (raised right
+    after Popen returns, inside the runner's start) is held until the child
+    is the runner's: run_unit kills it and raises Interrupted, and no
+    tmbench is left running to write records later."""
+    sys.path.insert(0, os.path.dirname(EXPERIMENT))
+    from tmexp import runner
+
+    class Cell:
+        model, workload, procs, options = "pthreads", "yield", 1, {}
+        params = {"iters": 10 ** 9}  # minutes: still running when interrupted
+        warmup, reps, timeout_s, split_reps = 0, 1, 60, False
+
+        def ident(self):
+            return {"model": self.model, "workload": self.workload, "params": self.params,
+                    "procs": self.procs, "options": self.options}
+
+    real_popen, started = subprocess.Popen, []
+
+    def popen(*a, **kw):
+        p = real_popen(*a, **kw)
+        started.append(p)
+        os.kill(os.getpid(), signal.SIGINT)  # lands before start() can return p
+        return p
+
+    with tempfile.TemporaryDirectory() as tmp:
+        ctx = {"tmbench": TMBENCH, "dir": tmp, "records": os.path.join(tmp, "records.jsonl"),
+               "name": "t", "profile": "quick", "seed": 1, "machine": {}, "build": {}}
+        old = signal.signal(signal.SIGINT, runner._raise_interrupted)
+        subprocess.Popen = popen
+        try:
+            runner.run_unit(runner.Unit(Cell(), 0, 1), ctx)
+            raise AssertionError("run_unit was not interrupted")
+        except runner.Interrupted:
+            pass
+        finally:
+            subprocess.Popen = real_popen
+            signal.signal(signal.SIGINT, old)
+        assert len(started) == 1, started
+        alive = started[0].poll() is None
+        if alive:
+            os.killpg(started[0].pid, signal.SIGKILL)
+        assert not alive, "the interrupted tmbench was left running"
+        assert not glob.glob(os.path.join(tmp, ".scratch", "*")), "scratch left"
+
+
 HANGS = """
 [experiment]
 name = "hang"
@@ -333,8 +379,8 @@ def stats():
     assert median([3, 1, 2]) == 2 and median([4, 1, 2, 3]) == 2.5
 
 
-CASES = {f.__name__: f for f in (run_resume, interrupt, interrupt_storm, timeout, malformed,
-                                  plot, stats)}
+CASES = {f.__name__: f for f in (run_resume, interrupt, interrupt_storm, interrupt_at_start,
+                                  timeout, malformed, plot, stats)}
 
 if __name__ == "__main__":
     if len(sys.argv) != 3 or sys.argv[2] not in CASES:

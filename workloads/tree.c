@@ -119,18 +119,22 @@ struct sky_arg {
 
 enum { SKY_DIV = 10 };
 
-/* The first failure in the tree: its errno (0: none yet) and the model's
- * detail, copied by the failing task itself (tm_last_error is per thread). */
+/* The first failure in the tree: its errno (0: none yet), the detail,
+ * and how many tasks had been spawned when it happened. The failing task
+ * copies the detail at once (tm_last_error is per kernel thread); its send
+ * up the tree orders the copy before the root reads it. */
 static _Atomic int sky_errno;
 static char sky_why[256];
+static int64_t sky_failed_at;
+static _Atomic int64_t sky_spawned;
 
-static void sky_fail(int e)
+static void sky_fail(int e, const char *why)
 {
     int none = 0;
-    if (atomic_compare_exchange_strong(&sky_errno, &none, e))
-        snprintf(sky_why, sizeof sky_why, "%s", e == ENOMEM && !*tm_last_error()
-                                                    ? "out of memory for a channel"
-                                                    : tm_last_error());
+    if (atomic_compare_exchange_strong(&sky_errno, &none, e)) {
+        snprintf(sky_why, sizeof sky_why, "%s", why);
+        sky_failed_at = atomic_load(&sky_spawned);
+    }
 }
 
 static void sky_node(void *p)
@@ -145,11 +149,11 @@ static void sky_node(void *p)
         int64_t sub = a.size / SKY_DIV;
         int spawned = 0;
         sum = 0;
-        if (!rc) sky_fail(ENOMEM);
+        if (!rc) sky_fail(ENOMEM, "out of memory for a channel");
         for (int i = 0; rc && i < SKY_DIV; i++) {
             kids[i] = (struct sky_arg){a.num + i * sub, sub, rc, a.spawned};
             if (tm_go(sky_node, &kids[i]) != 0) {
-                sky_fail(errno);
+                sky_fail(errno, tm_last_error());
                 break;
             }
             spawned++;
@@ -166,7 +170,6 @@ static void sky_node(void *p)
 }
 
 static int64_t sky_sum;
-static _Atomic int64_t sky_spawned;
 
 static int sky_body(struct tm_run *r)
 {
@@ -184,8 +187,7 @@ static int sky_body(struct tm_run *r)
     tm_chan_free(out);
     r->ops = (uint64_t)atomic_load(&sky_spawned) + 1;
     if (atomic_load(&sky_errno)) /* the tree is done: every task has sent its sum */
-        return wl_spawn_failed_as(r, atomic_load(&sky_spawned), n + n / 9, atomic_load(&sky_errno),
-                                  sky_why);
+        return wl_spawn_failed_as(r, sky_failed_at, n + n / 9, atomic_load(&sky_errno), sky_why);
     return 0;
 }
 

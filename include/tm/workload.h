@@ -57,7 +57,9 @@ struct tm_workload_ops {
     /* required: the checksum of what body computed, and the value it must
      * have for these parameters. expected reads only the parameters and
      * procs (never what body did): the harness may compute it once per run,
-     * before a peer starts, so that it never competes with a repetition. */
+     * before a peer starts, so that it never competes with a repetition.
+     * (The one exception is the demo's calibrated workload in
+     * harness/demo.c, which never runs on a peer.) */
     uint64_t (*verify)(struct tm_run *r);
     uint64_t (*expected)(const struct tm_run *r);
     /* optional: untimed preparation (NULL: nothing). 0 or -1 + tm_run_fail. */

@@ -144,8 +144,9 @@ def noted(caught):
     an Interrupted raised inside Popen, or between a process' start and the
     code that kills it, would leave a tmbench running that nobody kills,
     writing records after the sweep stopped; one raised while records are
-    being collected would lose them. Swapping the Python-level handler (not
-    the signal mask) also covers a signal that arrived just before."""
+    being collected would lose them. (A signal that arrived just before is
+    run by the old, raising handler as the new one is installed: harmless,
+    since no child has been started yet.)"""
     old = {s: signal.signal(s, lambda signum, frame: caught.append(signum)) for s in SIGNALS}
     try:
         yield
@@ -160,12 +161,12 @@ def start(cmd, env, caught, patience=30.0):
     for `patience` seconds, then the sweep stops: that is not the cell's fault."""
     deadline = time.monotonic() + patience
     while True:
+        if caught:
+            raise Interrupted(caught[0])
         try:
             return subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                     stderr=subprocess.PIPE, env=env, start_new_session=True)
         except OSError as e:
-            if caught:
-                raise Interrupted(caught[0])
             if time.monotonic() > deadline:
                 raise bench.BenchError(f"cannot run {cmd[0]}: {e.strerror} "
                                        "(finished records are kept; run again to resume)")
@@ -184,21 +185,24 @@ def run_unit(unit, ctx):
     caught, timed_out, err = [], False, b""
     with noted(caught):
         proc = start(command(ctx["tmbench"], unit, scratch), env, caught)
-        deadline = time.monotonic() + limit
-        while not caught:
-            try:  # in short waits, to see a noted signal soon
-                _, err = proc.communicate(timeout=min(0.2, max(0.0, deadline - time.monotonic())))
-                break
-            except subprocess.TimeoutExpired:
-                if time.monotonic() >= deadline:
-                    timed_out = True
+        try:
+            deadline = time.monotonic() + limit
+            while not caught:
+                try:  # in short waits, to see a noted signal soon
+                    _, err = proc.communicate(
+                        timeout=min(0.2, max(0.0, deadline - time.monotonic())))
                     break
-        if proc.returncode is None:
-            kill_group(proc)
-            try:
-                _, err = proc.communicate(timeout=5)
-            except (subprocess.TimeoutExpired, ValueError, OSError):
-                err = b""
+                except subprocess.TimeoutExpired:
+                    if time.monotonic() >= deadline:
+                        timed_out = True
+                        break
+        finally:  # interrupted, timed out, or anything unexpected: no tmbench outlives us
+            if proc.returncode is None:
+                kill_group(proc)
+                try:
+                    _, err = proc.communicate(timeout=5)
+                except (subprocess.TimeoutExpired, ValueError, OSError):
+                    err = b""
         recs, outcome = collect(unit, ctx, scratch, proc.returncode, timed_out, bool(caught),
                                 (err or b"").decode(errors="replace"))
         append_records(ctx["records"], recs)

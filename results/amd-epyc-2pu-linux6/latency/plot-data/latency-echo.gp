@@ -10,7 +10,7 @@ set title "Latency against offered load (open loop): echo\namd-epyc-2pu-linux6, 
 set xlabel "offered load (requests/s, open loop, log scale)"
 set ylabel "latency (µs, log scale)"
 set logscale xy
-set yrange [33.6207:19955.7]
+set yrange [34.3033:12042.2]
 set xrange [769.231:65000]
 set xtics ("1k" 1000, "2k" 2000, "5k" 5000, "10k" 10000, "20k" 20000, "50k" 50000)
 set format y '%.0s%c'

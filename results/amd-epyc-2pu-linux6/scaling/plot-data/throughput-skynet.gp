@@ -13,7 +13,7 @@ set xrange [0.5:2.5]
 set xtics 1
 set logscale y
 set bmargin 5
-set label 100 "✗ pthreads skynet: EAGAIN creating task 36,393 of 111,111 (warm-up)" at screen 0.01, screen 0.012 left font ",10" tc rgb "#B00000"
+set label 100 "✗ pthreads skynet: EAGAIN creating task 36,436 of 111,111 (warm-up)" at screen 0.01, screen 0.012 left font ",10" tc rgb "#B00000"
 plot 'plot-data/throughput-skynet.dat' index 0 using 1:2:3:4 with yerrorlines title "pthreads" lc rgb "#0072B2" lw 2 dt 1 pt 7 ps 1.3, \
      'plot-data/throughput-skynet.dat' index 1 using 1:2:3:4 with yerrorlines title "coro" lc rgb "#E69F00" lw 2 dt 1 pt 7 ps 1.3, \
      'plot-data/throughput-skynet.dat' index 2 using 1:2:3:4 with yerrorlines title "mn" lc rgb "#009E73" lw 2 dt 1 pt 7 ps 1.3, \

@@ -16,7 +16,7 @@ set logscale y
 set yrange [5:*]
 set format y '%.0s%c'
 set bmargin 5
-set label 100 "✗ pthreads skynet at tasks=1000000: EAGAIN creating task 462,301 of 1,111,111" at screen 0.01, screen 0.012 left font ",10" tc rgb "#B00000"
+set label 100 "✗ pthreads skynet at tasks=1000000: EAGAIN creating task 309,748 of 1,111,111" at screen 0.01, screen 0.012 left font ",10" tc rgb "#B00000"
 plot 'plot-data/skynet-rss.dat' using 2:3:4:xtic(1) title "pthreads (p=2)" lc rgb "#0072B2" fs solid 0.85 border lc rgb "#333333", \
      'plot-data/skynet-rss.dat' using 5:6:7 title "coro (p=1)" lc rgb "#E69F00" fs solid 0.85 border lc rgb "#333333", \
      'plot-data/skynet-rss.dat' using 8:9:10 title "mn (p=2)" lc rgb "#009E73" fs solid 0.85 border lc rgb "#333333", \
