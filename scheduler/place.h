@@ -16,6 +16,8 @@
 #ifndef TMI_PLACE_H
 #define TMI_PLACE_H
 
+#include <stdint.h>
+
 /* A loaded topology (an hwloc topology underneath). Opaque. */
 struct tmi_topo;
 
@@ -32,6 +34,12 @@ struct tmi_topo_info {
  * run on are seen. Errors: EINVAL bad synthetic string or unreadable XML
  * (the message names it), ENOMEM, ENOSYS hwloc cannot read this machine. */
 int tmi_topo_load(struct tmi_topo **out, const char *synthetic, const char *xml);
+
+/* How many PUs a synthetic description asks for: the product of its level
+ * counts, "pack:2 core:8" and bare "2 8" alike (attributes in parentheses
+ * and digits in type names such as "l2" skipped); above 2^32 it saturates.
+ * tmi_topo_load refuses more than 4,096 before hwloc builds anything. */
+uint64_t tmi_synthetic_size(const char *s);
 void tmi_topo_free(struct tmi_topo *t);
 void tmi_topo_info(const struct tmi_topo *t, struct tmi_topo_info *info);
 

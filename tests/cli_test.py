@@ -44,6 +44,8 @@ def bad_input():
         (["run", "-m", "pthreads", "-w", "fib", "--set", "n\n=1"], "n?=1"),  # found by fuzz_set
         (["run", "-m", "pthreads", "-w", "fib", "--set", "n=1\n2"], "n=1?2"),
         (["topo", "--synthetic", "pack:100 core:1000 pu:1000", "-p", "2"], "too large"),  # found by review
+        (["topo", "--synthetic", "100 100 100"], "too large"),  # arities alone (found by fuzz_place)
+        (["topo", "--synthetic", "8192"], "too large"),  # one flat level: hwloc is quadratic in width
         (["topo", "--synthetic", "bogus:x", "-p", "2"], "bogus:x"),
     ]
     for args, needle in cases:

@@ -165,6 +165,14 @@ static void test_errors(void)
     expect_einval(t, "pus:0, 1", 2, "bad PU list");
     expect_einval(t, "pus:2,9", 2, "PU 9 is not in this topology (PUs 0-7)");
     expect_einval(t, "compact", 0, "at least 1 worker");
+    /* the size guard counts bare arities, skips attributes and type names */
+    CHECK(tmi_synthetic_size("pack:2 l2:4 pu:2") == 16);
+    CHECK(tmi_synthetic_size("numa:2(memory=1000000000) pu:4") == 8);
+    CHECK(tmi_synthetic_size("100 100 100") == 1000000);
+    CHECK(tmi_synthetic_size("99999999999999999999 2") > ((uint64_t)1 << 32));
+    struct tmi_topo *big;
+    CHECK(tmi_topo_load(&big, "2 4096", NULL) == -1 && errno == EINVAL && !big);
+    CHECK(strstr(tm_last_error(), "too large"));
     /* a synthetic plan cannot be applied */
     struct tmi_place_plan p;
     CHECK(tmi_place_plan(t, "compact", 2, &p) == 0);
