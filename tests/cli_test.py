@@ -118,6 +118,13 @@ def record_schema():
         check_record(r, "pthreads", "spawn")
         assert r["status"] == "failed" and r["valid"] is False, r
         assert "creating task" in r["error"] and "of 100,000" in r["error"], r["error"]
+    # the shared stack pool's counts, added by the harness for the models that use it
+    for m in ("pthreads", "coro", "mn", "goroutine"):
+        p = run("run", "-m", m, "-w", "idle", "--set", "tasks=1000", "--format", "json",
+                check_rc=0)
+        met = json.loads(p.stdout.splitlines()[-1])["metrics"]
+        stacks = met.get("stacks_guarded", 0) + met.get("stacks_carved", 0)
+        assert (stacks == 0) if m == "pthreads" else (stacks >= 1000), (m, met)
     # csv: a header and one row per rep, with flattened columns
     p = run("run", "-m", "pthreads", "-w", "fib", "--set", "n=15", "--reps", "2",
             "--format", "csv", check_rc=0)

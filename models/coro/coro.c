@@ -548,10 +548,6 @@ static int co_wait_fd(int fd, int events, int64_t deadline)
 
 static void co_metrics(void (*add)(void *, const char *, double), void *ctx)
 {
-    struct tmi_stack_stats st;
-    tmi_stack_stats(&st);
-    add(ctx, "stacks_guarded", (double)st.guarded);
-    add(ctx, "stacks_carved", (double)st.carved);
     add(ctx, "start_failures", (double)S.start_failures);
 }
 

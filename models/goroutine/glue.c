@@ -422,8 +422,6 @@ static void gr_metrics(void (*add)(void *, const char *, double), void *ctx)
     tmi_spin_lock(&S.lock);
     int ms = S.mcount;
     tmi_spin_unlock(&S.lock);
-    struct tmi_stack_stats st;
-    tmi_stack_stats(&st);
     add(ctx, "ms", ms);
     add(ctx, "steals", (double)steals);
     add(ctx, "stolen_gs", (double)stolen);
@@ -437,8 +435,6 @@ static void gr_metrics(void (*add)(void *, const char *, double), void *ctx)
     add(ctx, "m_wakeups", (double)atomic_load(&S.n_mwakes));
     add(ctx, "netpoll_by_sysmon", (double)atomic_load(&S.n_netpoll_sysmon));
     add(ctx, "start_failures", (double)atomic_load(&S.n_start_failures));
-    add(ctx, "stacks_guarded", (double)st.guarded);
-    add(ctx, "stacks_carved", (double)st.carved);
 }
 
 const struct tm_model_ops tm_model_goroutine = {

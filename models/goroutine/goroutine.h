@@ -315,6 +315,9 @@ int tmg_checktimers(struct p *pp, int64_t now, int64_t *next);
 /* Arm gp's park deadline on pp; returns -1 (ENOMEM) if it cannot. */
 int tmg_addtimer(struct p *pp, struct tm_task *gp, int64_t when);
 void tmg_deltimer(struct tm_task *gp);
+/* The earliest timer of any P, or INT64_MAX (a racy read: a hint for how
+ * long to sleep). */
+int64_t tmg_timers_next(void);
 
 /* ---- sysmon.c ---- */
 int tmg_sysmon_start(void);

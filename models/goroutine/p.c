@@ -228,6 +228,16 @@ void tmg_deltimer(struct tm_task *gp)
     gp->timerp = NULL;
 }
 
+int64_t tmg_timers_next(void)
+{
+    int64_t next = INT64_MAX;
+    for (int i = 0; i < S.nprocs; i++) {
+        int64_t t = atomic_load_explicit(&S.allp[i].timer0, memory_order_relaxed);
+        if (t < next) next = t;
+    }
+    return next;
+}
+
 int tmg_checktimers(struct p *pp, int64_t now, int64_t *next)
 {
     int64_t t0 = atomic_load_explicit(&pp->timer0, memory_order_relaxed);

@@ -378,17 +378,6 @@ static struct tm_task *stealwork(struct p *pp, int64_t *now, int64_t *polluntil,
     return NULL;
 }
 
-/* The earliest timer of any P, or INT64_MAX. */
-static int64_t all_timers_next(void)
-{
-    int64_t m = INT64_MAX;
-    for (int i = 0; i < S.nprocs; i++) {
-        int64_t t = atomic_load_explicit(&S.allp[i].timer0, memory_order_relaxed);
-        if (t < m) m = t;
-    }
-    return m;
-}
-
 /* Block in the netpoller until IO or `until` (INT64_MAX: no timer).
  * Returns the Gs it readied. mp holds no P. */
 static struct tm_task *netpoll_block(struct m *mp, int64_t until)
@@ -488,7 +477,7 @@ top:
 
     /* Become the poller: block in epoll until IO or the earliest timer of
      * any P. At most one M does (lastpoll == 0 while it blocks). */
-    polluntil = all_timers_next();
+    polluntil = tmg_timers_next();
     if ((tmi_netpoll_pending() > 0 || polluntil != INT64_MAX) &&
         atomic_exchange_explicit(&S.lastpoll, 0, memory_order_seq_cst) != 0) {
         struct tm_task *list = netpoll_block(mp, polluntil);

@@ -224,16 +224,6 @@ static int retake(int64_t now)
 
 static struct m sysmon_m; /* collects Gs its netpoll readies (no P) */
 
-static int64_t earliest_timer(void)
-{
-    int64_t next = INT64_MAX;
-    for (int i = 0; i < S.nprocs; i++) {
-        int64_t t = atomic_load_explicit(&S.allp[i].timer0, memory_order_relaxed);
-        if (t < next) next = t;
-    }
-    return next;
-}
-
 static void *sysmon_main(void *arg)
 {
     (void)arg;
@@ -251,7 +241,7 @@ static void *sysmon_main(void *arg)
         int npidle = atomic_load_explicit(&S.npidle, memory_order_relaxed);
         if (delay > cap && npidle < S.nprocs) delay = cap;
         if (npidle == 0) { /* (e): wake for the earliest timer */
-            int64_t until = earliest_timer() - tm_now();
+            int64_t until = tmg_timers_next() - tm_now();
             if (until < delay) delay = until > 20 * US ? until : 20 * US;
         }
         atomic_store_explicit(&S.sysmon_deep, delay >= MS, memory_order_relaxed);
@@ -278,7 +268,7 @@ static void *sysmon_main(void *arg)
         if (retake(now)) idle = -1;
 
         /* (d) a timer is overdue and a P idles: give that P an M */
-        int64_t next = earliest_timer();
+        int64_t next = tmg_timers_next();
         if (next < now - MS && atomic_load_explicit(&S.npidle, memory_order_seq_cst) > 0 &&
             atomic_load_explicit(&S.lastpoll, memory_order_seq_cst) != 0) {
             tmg_startm(NULL, 0);

@@ -243,13 +243,9 @@ static void mn_metrics(void (*add)(void *, const char *, double), void *ctx)
         add(ctx, names[k], sum[k] - last[k]);
         last[k] = sum[k];
     }
-    struct tmi_stack_stats st;
-    tmi_stack_stats(&st);
     add(ctx, "workers", mn.n);
     add(ctx, "slice_us", (double)mn.slice_ns / 1000.0);
     add(ctx, "preempt_async", tmi_preempt_async());
-    add(ctx, "stacks_guarded", (double)st.guarded);
-    add(ctx, "stacks_carved", (double)st.carved);
 }
 
 const struct tm_model_ops tm_model_mn = {

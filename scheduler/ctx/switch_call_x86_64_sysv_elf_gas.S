@@ -26,6 +26,8 @@
  *  | MXCSR | x87CW |  R12  |  R13  |  R14  |  R15  |  RBX  |  RBP  |  RIP  |
  *  -----------------------------------------------------------------------
  */
+#include "frame_x86_64_sysv_elf_gas.h"
+
         .file   "switch_call_x86_64_sysv_elf_gas.S"
         .text
         .globl  tmd_ctx_switch_call
@@ -34,28 +36,12 @@
         .align  16
 tmd_ctx_switch_call:
         endbr64                         /* IBT landing pad; a nop elsewhere */
-        leaq    -0x38(%rsp), %rsp       /* make room for the frame below RIP */
-
-        stmxcsr (%rsp)                  /* save the SSE control/status word */
-        fnstcw  0x4(%rsp)               /* save the x87 control word */
-        movq    %r12, 0x08(%rsp)        /* save R12 */
-        movq    %r13, 0x10(%rsp)        /* save R13 */
-        movq    %r14, 0x18(%rsp)        /* save R14 */
-        movq    %r15, 0x20(%rsp)        /* save R15 */
-        movq    %rbx, 0x28(%rsp)        /* save RBX */
-        movq    %rbp, 0x30(%rsp)        /* save RBP */
+        TMD_FRAME_SAVE
 
         movq    %rsp, %rax              /* RAX = our context */
         movq    %rdi, %rsp              /* switch stacks: RSP = to's frame */
 
-        ldmxcsr (%rsp)                  /* restore to's SSE control/status word */
-        fldcw   0x4(%rsp)               /* restore to's x87 control word */
-        movq    0x08(%rsp), %r12        /* restore R12 */
-        movq    0x10(%rsp), %r13        /* restore R13 */
-        movq    0x18(%rsp), %r14        /* restore R14 */
-        movq    0x20(%rsp), %r15        /* restore R15 */
-        movq    0x28(%rsp), %rbx        /* restore RBX */
-        movq    0x30(%rsp), %rbp        /* restore RBP */
+        TMD_FRAME_RESTORE
         leaq    0x38(%rsp), %rsp        /* pop the frame; RIP stays: fn returns there */
 
         movq    %rax, %rdi              /* fn's argument {RDI = our context, */

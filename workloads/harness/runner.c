@@ -23,6 +23,7 @@
 #include "harness.h"
 #include "hist.h"
 #include "model.h"
+#include "stack.h"
 #include "trace.h"
 
 struct runner {
@@ -143,6 +144,12 @@ out:
     }
     take_hist(rp, r);
     if (tmi_model && tmi_model->metrics) tmi_model->metrics(add_model_metric, rp);
+    struct tmi_stack_stats st; /* the shared stack pool, for the models that use it */
+    tmi_stack_stats(&st);
+    if (st.guarded || st.carved) {
+        add_model_metric(rp, "stacks_guarded", (double)st.guarded);
+        add_model_metric(rp, "stacks_carved", (double)st.carved);
+    }
 }
 
 /* The model's main task: every warm-up and repetition, in order. */
