@@ -77,22 +77,54 @@ static int count(hwloc_topology_t h, hwloc_obj_type_t type)
  * 0.7 s (release build). 4,096 PUs is more than any machine we model. */
 enum { MAX_SYNTHETIC_PUS = 4096 };
 
-uint64_t tmi_synthetic_size(const char *s)
+/* Attributes: "(" anything but parentheses ")" -- hwloc ends them at the
+ * first ')'. Returns the character after, or NULL. */
+static const char *synthetic_attrs(const char *p)
+{
+    if (*p != '(') return p;
+    for (p++; *p && *p != ')'; p++)
+        if (*p == '(') return NULL;
+    return *p == ')' ? p + 1 : NULL;
+}
+
+static const char *synthetic_name(const char *p)
+{
+    if (!isalpha((unsigned char)*p)) return NULL;
+    while (isalnum((unsigned char)*p) || *p == '_') p++;
+    return p;
+}
+
+int tmi_synthetic_size(const char *s, uint64_t *pus)
 {
     const uint64_t cap = (uint64_t)1 << 32;
     uint64_t product = 1;
-    int depth = 0;
-    for (const char *p = s; *p; p++) {
-        depth += (*p == '(') - (*p == ')'); /* attributes: "numa:2(memory=1GB)" */
-        if (depth != 0 || *p < '0' || *p > '9') continue;
-        int in_name = p > s && (isalpha((unsigned char)p[-1]) || p[-1] == '_'); /* "l2:4" */
+    int levels = 0;
+    for (const char *p = s, *gap = s;; gap = p) {
+        while (isspace((unsigned char)*p)) p++;
+        if (!*p) break;
+        if (p == gap && p != s) return -1; /* items are separated by spaces */
+        if (*p == '(' && gap == s) { /* the root's attributes come first */
+            if (!(p = synthetic_attrs(p))) return -1;
+            continue;
+        }
+        if (*p == '[') { /* memory attached here: "[NUMANode(memory=1GB)]" */
+            if (!(p = synthetic_name(p + 1)) || !(p = synthetic_attrs(p)) || *p++ != ']')
+                return -1;
+            continue;
+        }
+        const char *colon = synthetic_name(p); /* "pack:2"; a bare "2" has no type */
+        if (colon && *colon != ':') return -1;
+        if (colon) p = colon + 1;
+        if (!isdigit((unsigned char)*p)) return -1;
         uint64_t n = 0;
-        for (; *p >= '0' && *p <= '9'; p++)
+        for (; isdigit((unsigned char)*p); p++)
             if (n <= cap) n = n * 10 + (uint64_t)(*p - '0');
-        p--; /* on the number's last digit: the outer loop steps past it */
-        if (!in_name && n > 1) product = n > cap || product * n > cap ? cap + 1 : product * n;
+        if (!(p = synthetic_attrs(p))) return -1;
+        product = n > cap || (n && product > cap / n) ? cap + 1 : product * n;
+        levels++;
     }
-    return product;
+    *pus = product;
+    return levels > 0 ? 0 : -1; /* hwloc 2.9 leaks on "[numa]" alone (fuzz_place) */
 }
 
 int tmi_topo_load(struct tmi_topo **out, const char *synthetic, const char *xml)
@@ -100,7 +132,13 @@ int tmi_topo_load(struct tmi_topo **out, const char *synthetic, const char *xml)
     *out = NULL;
     if (synthetic && xml)
         return tmi_fail(EINVAL, "place: give a synthetic topology or XML, not both");
-    if (synthetic && tmi_synthetic_size(synthetic) > MAX_SYNTHETIC_PUS)
+    uint64_t pus = 0;
+    if (synthetic && tmi_synthetic_size(synthetic, &pus) != 0)
+        return tmi_fail(EINVAL,
+                        "place: bad synthetic topology '%s' (levels such as 'pack:2 core:4 pu:2', "
+                        "attributes in parentheses, memory in brackets)",
+                        synthetic);
+    if (synthetic && pus > MAX_SYNTHETIC_PUS)
         return tmi_fail(EINVAL, "place: synthetic topology '%s' is too large (more than %d PUs)",
                         synthetic, MAX_SYNTHETIC_PUS);
     struct tmi_topo *t = calloc(1, sizeof *t);

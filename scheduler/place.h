@@ -35,11 +35,15 @@ struct tmi_topo_info {
  * (the message names it), ENOMEM, ENOSYS hwloc cannot read this machine. */
 int tmi_topo_load(struct tmi_topo **out, const char *synthetic, const char *xml);
 
-/* How many PUs a synthetic description asks for: the product of its level
- * counts, "pack:2 core:8" and bare "2 8" alike (attributes in parentheses
- * and digits in type names such as "l2" skipped); above 2^32 it saturates.
- * tmi_topo_load refuses more than 4,096 before hwloc builds anything. */
-uint64_t tmi_synthetic_size(const char *s);
+/* Reads a synthetic description the way hwloc writes one -- levels
+ * "type:N" or a bare "N", each with optional "(attributes)", memory in
+ * "[NUMANode(...)]", root attributes first, items separated by spaces, at
+ * least one level -- and sets *pus to the product of the level counts
+ * (saturating above 2^32). Returns -1 for anything else: hwloc's own parser
+ * is lenient ("l2(:4 pu:20000" is L2:4 PU:20000), so a guard that guessed
+ * would let giants through. tmi_topo_load refuses more than 4,096 PUs
+ * before hwloc builds anything. */
+int tmi_synthetic_size(const char *s, uint64_t *pus);
 void tmi_topo_free(struct tmi_topo *t);
 void tmi_topo_info(const struct tmi_topo *t, struct tmi_topo_info *info);
 

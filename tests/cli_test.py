@@ -46,6 +46,7 @@ def bad_input():
         (["topo", "--synthetic", "pack:100 core:1000 pu:1000", "-p", "2"], "too large"),  # found by review
         (["topo", "--synthetic", "100 100 100"], "too large"),  # arities alone (found by fuzz_place)
         (["topo", "--synthetic", "8192"], "too large"),  # one flat level: hwloc is quadratic in width
+        (["topo", "--synthetic", "l2(:4 pu:20000"], "bad synthetic topology"),  # hwloc reads PU:20000 (fuzz_place)
         (["topo", "--synthetic", "bogus:x", "-p", "2"], "bogus:x"),
     ]
     for args, needle in cases:

@@ -165,11 +165,29 @@ static void test_errors(void)
     expect_einval(t, "pus:0, 1", 2, "bad PU list");
     expect_einval(t, "pus:2,9", 2, "PU 9 is not in this topology (PUs 0-7)");
     expect_einval(t, "compact", 0, "at least 1 worker");
-    /* the size guard counts bare arities, skips attributes and type names */
-    CHECK(tmi_synthetic_size("pack:2 l2:4 pu:2") == 16);
-    CHECK(tmi_synthetic_size("numa:2(memory=1000000000) pu:4") == 8);
-    CHECK(tmi_synthetic_size("100 100 100") == 1000000);
-    CHECK(tmi_synthetic_size("99999999999999999999 2") > ((uint64_t)1 << 32));
+    /* the size guard reads hwloc's grammar: bare arities count, attributes,
+     * type names with digits and attached memory do not */
+    uint64_t pus = 0;
+    CHECK(tmi_synthetic_size("pack:2 l2:4 pu:2", &pus) == 0 && pus == 16);
+    CHECK(tmi_synthetic_size("numa:2(memory=1000000000) pu:4", &pus) == 0 && pus == 8);
+    CHECK(tmi_synthetic_size(" 100 100 100 ", &pus) == 0 && pus == 1000000);
+    CHECK(tmi_synthetic_size("[numa] pu:2 [numa]", &pus) == 0 && pus == 2);
+    CHECK(tmi_synthetic_size("99999999999999999999 2", &pus) == 0 && pus > ((uint64_t)1 << 32));
+    CHECK(tmi_synthetic_size("65536 65536 65536 65536", &pus) == 0 && pus > ((uint64_t)1 << 32));
+    CHECK(tmi_synthetic_size("(memory=1GB) Package:2 [NUMANode(memory=1073741824)] "
+                             "L3Cache:1(size=16777216) Core:2 PU:2(indexes=0,2,1,3,4,6,5,7)",
+                             &pus) == 0 &&
+          pus == 8); /* as lstopo --of synthetic writes it */
+    const char *unread[] = {"l2(:4 pu:20000", /* hwloc reads L2:4 PU:20000 (found by fuzz_place) */
+                            "pack:2(", "pack:2(a(b)) pu:2", "pack:2pu:2", "pack:2 (x) pu:2",
+                            "pack2", "[numa pu:2", "[pu:2] pu:2", ":2", "pack:-2",
+                            "", "(memory=1GB)",
+                            "[no_p]" /* memory but no level: hwloc leaks (fuzz_place) */};
+    for (size_t i = 0; i < sizeof unread / sizeof *unread; i++)
+        if (tmi_synthetic_size(unread[i], &pus) != -1) {
+            fprintf(stderr, "tmi_synthetic_size read '%s'\n", unread[i]);
+            CHECK(!"an unreadable synthetic string");
+        }
     struct tmi_topo *big;
     CHECK(tmi_topo_load(&big, "2 4096", NULL) == -1 && errno == EINVAL && !big);
     CHECK(strstr(tm_last_error(), "too large"));

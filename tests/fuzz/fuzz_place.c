@@ -15,7 +15,11 @@
  * the square of a level's width, and the 4,096 PUs tmi_topo_load accepts
  * (the CLI test checks that limit) take seconds under ASan. The fuzzing is
  * for our parsers, not for hwloc's allocator. */
-static int small_enough(const char *s) { return tmi_synthetic_size(s) <= 512; }
+static int small_enough(const char *s)
+{
+    uint64_t pus = 0;
+    return tmi_synthetic_size(s, &pus) != 0 || pus <= 512; /* unreadable: refused anyway */
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
