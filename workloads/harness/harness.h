@@ -142,6 +142,9 @@ const char *tmi_enum_name(const char *choices, int64_t i, char *buf, size_t bufs
  * start yields one unsupported/failed repetition, not an error. */
 int tmi_runner(const struct tmi_run_opts *o, struct tmi_result *res);
 void tmi_result_free(struct tmi_result *res);
+/* Record what the checksum should be; a repetition that was ok fails on a
+ * mismatch ("checksum mismatch: got G expected E"). */
+void tmi_rep_expect(struct tmi_rep *rp, uint64_t expected);
 
 /* ---- peer.c ---- */
 extern const struct tmi_peer tmi_peers[]; /* ends with a NULL name */

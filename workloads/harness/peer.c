@@ -649,14 +649,7 @@ static int take_rep(struct peer_run *pr, struct tmi_rep *rp, int *warm, char *er
             if (jint(l, "latency_ns", lat[i].k, lat[i].p) != 0) *lat[i].p = 0;
         rp->has_lat = 1;
     }
-    rp->expected = pr->expected;
-    rp->have_expected = 1;
-    if (rp->status == TMI_OK && rp->checksum != rp->expected) {
-        rp->status = TMI_FAILED;
-        snprintf(rp->error, sizeof rp->error,
-                 "checksum mismatch: got %" PRIu64 " expected %" PRIu64, rp->checksum,
-                 rp->expected);
-    }
+    tmi_rep_expect(rp, pr->expected);
     return 0;
 }
 

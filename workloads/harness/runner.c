@@ -55,6 +55,17 @@ static void rep_fail(struct tmi_rep *rp, enum tmi_status st, const char *prefix,
     rp->status = st;
 }
 
+void tmi_rep_expect(struct tmi_rep *rp, uint64_t expected)
+{
+    rp->expected = expected;
+    rp->have_expected = 1;
+    if (rp->status == TMI_OK && rp->checksum != expected) {
+        rp->status = TMI_FAILED;
+        snprintf(rp->error, sizeof rp->error,
+                 "checksum mismatch: got %" PRIu64 " expected %" PRIu64, rp->checksum, expected);
+    }
+}
+
 /* tmi_model->metrics callback: overwrite a repeated name, drop beyond 32. */
 static void add_model_metric(void *ctx, const char *name, double value)
 {
@@ -127,14 +138,7 @@ static void one_rep(struct runner *rn, struct tmi_rep *rp, struct tm_run *r)
         rp->checksum = wl->verify(r);
         rp->verified = 1;
     }
-    rp->expected = wl->expected(r);
-    rp->have_expected = 1;
-    if (rp->status == TMI_OK && rp->checksum != rp->expected) {
-        rp->status = TMI_FAILED;
-        snprintf(rp->error, sizeof rp->error,
-                 "checksum mismatch: got %" PRIu64 " expected %" PRIu64, rp->checksum,
-                 rp->expected);
-    }
+    tmi_rep_expect(rp, wl->expected(r));
     if (wl->teardown) wl->teardown(r);
 out:
     for (int i = 0; i < r->nmetrics && i < 16; i++) {
