@@ -48,6 +48,7 @@ def bad_input():
         (["topo", "--synthetic", "8192"], "too large"),  # one flat level: hwloc is quadratic in width
         (["topo", "--synthetic", "l2(:4 pu:20000"], "bad synthetic topology"),  # hwloc reads PU:20000 (fuzz_place)
         (["topo", "--synthetic", "bogus:x", "-p", "2"], "bogus:x"),
+        (["serve", "-m", "boost", "-w", "http"], "boost"),  # a peer without servers
     ]
     for args, needle in cases:
         p = run(*args)

@@ -355,7 +355,7 @@ func runCmd(args []string) int {
 
 func main() {
 	if len(os.Args) < 2 {
-		os.Exit(usage("usage: tmbench-go info | run WORKLOAD --procs N --reps R --warmup W --set KEY=VALUE..."))
+		os.Exit(usage("usage: tmbench-go info | run WORKLOAD --procs N --reps R --warmup W --set KEY=VALUE... | serve echo|http --procs N --port P --host H | nethttp --port P"))
 	}
 	switch os.Args[1] {
 	case "info":
@@ -364,7 +364,9 @@ func main() {
 		os.Exit(runCmd(os.Args[2:]))
 	case "nethttp":
 		os.Exit(nethttpCmd(os.Args[2:]))
+	case "serve":
+		os.Exit(serveCmd(os.Args[2:]))
 	default:
-		os.Exit(usage("unknown command '%s' (info, run, nethttp)", os.Args[1]))
+		os.Exit(usage("unknown command '%s' (info, run, serve, nethttp)", os.Args[1]))
 	}
 }

@@ -59,6 +59,13 @@ func httpRefuse(c net.Conn, status int) {
 	c.SetDeadline(time.Now().Add(time.Second))
 	io.WriteString(c, "HTTP/1.1 "+strconv.Itoa(status)+" "+why+
 		"\r\nConnection: close\r\nContent-Length: 0\r\n\r\n")
+	// Lingering close, as net.c does: closing with unread request bytes
+	// makes the kernel send RST, which can destroy the reply before the
+	// client reads it. Stop writing; drain (1 s, 1 MiB) until the peer closes.
+	if tc, ok := c.(*net.TCPConn); ok {
+		tc.CloseWrite()
+	}
+	io.Copy(io.Discard, io.LimitReader(c, 1<<20))
 }
 
 func httpConn(c net.Conn, s *server) {

@@ -104,6 +104,7 @@ struct tmi_peer {
     int one_thread;      /* procs defaults to 1 (else all PUs); the peer rejects others */
     int stacks;          /* --stack-kb is meaningful (fixed-size task stacks) */
     int64_t slice_ns;    /* the runtime's own preemption slice; 0 = not preemptive */
+    int serves;          /* has `PEER serve echo|http` (tmbench serve -m NAME) */
 };
 
 /* The -m name of o's model or peer. */

@@ -88,7 +88,8 @@ const struct tmi_peer tmi_peers[] = {
      .summary = "peer: the real Go runtime (GOMAXPROCS = procs) running Go versions of "
                 "the workloads",
      .caps = TM_CAP_PARALLEL | TM_CAP_PREEMPTIVE | TM_CAP_HANDOFF | TM_CAP_MANY_TASKS,
-     .slice_ns = 10000000 /* sysmon's forcePreemptNS */},
+     .slice_ns = 10000000 /* sysmon's forcePreemptNS */,
+     .serves = 1},
     {.name = "boost",
      .summary = "peer: Boost.Fiber fibers on one thread (--procs must be 1), "
                 "round-robin scheduler",

@@ -7,7 +7,9 @@
  * through tm_wait_fd: the signal arrives as ordinary task-aware IO on any
  * model. On a signal the accept loop is stopped and the process exits 0.
  */
+#include <arpa/inet.h>
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -50,10 +52,35 @@ static void serve_main(void *p)
     tm_join(t);
 }
 
+/* A peer serves in a process of its own: exec it, so that the signals
+ * that stop it and the status it exits with are its own. */
+static int serve_peer(const struct tmi_peer *pe, const char *wname, const char *host,
+                      int64_t port, int64_t procs)
+{
+    struct in_addr a;
+    if (inet_pton(AF_INET, host, &a) != 1)
+        return tmi_usage_error("serve: --host must be an IPv4 address, not '%s'", host);
+    if (!pe->serves)
+        return tmi_usage_error("serve: peer '%s' has no servers (echo and http: -m go)", pe->name);
+    char path[PATH_MAX], sport[24], sprocs[24];
+    if (tmi_peer_path(pe, path, sizeof path) != 0) {
+        fprintf(stderr, "tmbench: serve: the %s peer is not built (no %s)\n", pe->name, path);
+        return 1;
+    }
+    snprintf(sport, sizeof sport, "%lld", (long long)port);
+    snprintf(sprocs, sizeof sprocs, "%lld", (long long)(procs ? procs : pe->one_thread ? 1 : 0));
+    char *argv[] = {path, "serve", (char *)wname, "--port", sport, "--host", (char *)host,
+                    procs || pe->one_thread ? "--procs" : NULL, sprocs, NULL};
+    execv(path, argv);
+    fprintf(stderr, "tmbench: serve: cannot run %s: %s\n", path, strerror(errno));
+    return 1;
+}
+
 static const char SERVE_USAGE[] =
     "usage: tmbench serve -m MODEL -w echo|http [-p PROCS] [--port N (8080)] [--host 127.0.0.1]\n"
     "                     [--stack-kb N]\n"
-    "Serves until SIGINT or SIGTERM, then exits 0. Binds 127.0.0.1 unless --host says otherwise.\n";
+    "Serves until SIGINT or SIGTERM, then exits 0. Binds 127.0.0.1 unless --host says otherwise.\n"
+    "MODEL may be the go peer: its Go version of the server (-p is GOMAXPROCS).\n";
 
 int tmi_cmd_serve(int argc, char **argv)
 {
@@ -83,6 +110,8 @@ int tmi_cmd_serve(int argc, char **argv)
     struct serving s = {.wl = tm_workload_find(wname)};
     if (!s.wl || !s.wl->serve)
         return tmi_usage_error("serve: workload '%s' cannot serve (echo or http)", wname);
+    for (const struct tmi_peer *pe = tmi_peers; pe->name; pe++)
+        if (!strcmp(pe->name, model)) return serve_peer(pe, wname, host, port, procs);
     s.run.wl = s.wl;
     tmi_param_defaults(s.wl, s.run.param);
 
