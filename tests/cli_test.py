@@ -49,6 +49,14 @@ def bad_input():
         (["topo", "--synthetic", "l2(:4 pu:20000"], "bad synthetic topology"),  # hwloc reads PU:20000 (fuzz_place)
         (["topo", "--synthetic", "bogus:x", "-p", "2"], "bogus:x"),
         (["serve", "-m", "boost", "-w", "http"], "boost"),  # a peer without servers
+        # --placement is planned on this machine before any model starts (found by review:
+        # coro recorded 'bogus' and exited 0, the others exited 1 with "Invalid argument")
+        (["run", "-m", "coro", "-w", "fib", "--placement", "bogus"], "unknown placement 'bogus'"),
+        (["run", "-m", "mn", "-w", "fib", "--placement", "pus:"], "bad PU list"),
+        (["run", "-m", "mn", "-w", "fib", "-p", "1", "--placement", "pus:0,4097"], "PU 4097"),
+        (["run", "-m", "pthreads", "-w", "fib", "-o", "no-such-dir/x.jsonl"], "'no-such-dir' does not exist"),
+        (["serve", "-m", "coro", "-w", "http", "-p", "2"], "--procs must be 1"),
+        (["load", "--proto", "echo", "--port", "1", "--msgsize", "0"], "--msgsize"),
     ]
     for args, needle in cases:
         p = run(*args)
@@ -120,6 +128,15 @@ def record_schema():
         check_record(r, "pthreads", "spawn")
         assert r["status"] == "failed" and r["valid"] is False, r
         assert "creating task" in r["error"] and "of 100,000" in r["error"], r["error"]
+    # a model that cannot run with the options given: an unsupported record
+    # with the model's own reason (was "cannot start ...: Invalid argument")
+    for args, why in [(["-m", "coro", "-p", "2"], "--procs must be 1, not 2"),
+                      (["-m", "coro", "--slice-us", "500"], "no preemption slice"),
+                      (["-m", "pthreads", "--slice-us", "500"], "no slice to set"),
+                      (["-m", "coro", "--placement", "compact"], "places nothing")]:
+        p = run("run", "-w", "fib", "--set", "n=5", "--format", "json", *args, check_rc=1)
+        r = json.loads(p.stdout.splitlines()[-1])
+        assert r["status"] == "unsupported" and why in r["error"], (args, r["error"])
     # the shared stack pool's counts, added by the harness for the models that use it
     for m in ("pthreads", "coro", "mn", "goroutine"):
         p = run("run", "-m", m, "-w", "idle", "--set", "tasks=1000", "--format", "json",

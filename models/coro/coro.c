@@ -372,6 +372,10 @@ static int co_init(struct tm_config *cfg)
     if (cfg->procs != 1)
         return tmi_fail(EINVAL, "coro is N:1 (one kernel thread): --procs must be 1, not %d",
                         cfg->procs);
+    if (cfg->slice_ns > 0)
+        return tmi_fail(EINVAL, "coro is cooperative: it has no preemption slice (--slice-us)");
+    if (strcmp(cfg->placement, "none") != 0)
+        return tmi_fail(EINVAL, "coro runs on the calling thread: it places nothing (--placement)");
     memset(&S, 0, sizeof S);
     struct tmi_stack_opts opts = {.size = cfg->stack_size, .guard_max = -1, .keep = -1};
     if (tmi_stack_init(&opts) != 0)

@@ -116,6 +116,9 @@ static int have_saved_affinity;
 
 static int pt_init(struct tm_config *cfg)
 {
+    if (cfg->slice_ns > 0)
+        return tmi_fail(EINVAL, "the kernel preempts threads on its own clock: there is no "
+                                "slice to set (--slice-us)");
     stack_size = cfg->stack_size < (size_t)PTHREAD_STACK_MIN ? (size_t)PTHREAD_STACK_MIN
                                                              : cfg->stack_size;
     have_saved_affinity = sched_getaffinity(0, sizeof saved_affinity, &saved_affinity) == 0;

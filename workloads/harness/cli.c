@@ -15,6 +15,7 @@
 
 #include "harness.h"
 #include "model.h"
+#include "place.h"
 
 static const char run_usage[] =
     "usage: tmbench run -m MODEL -w WORKLOAD [options]\n"
@@ -30,9 +31,11 @@ static const char run_usage[] =
     "                           an error. Integers: 1000000, 1_000_000, 1e6, 1M, 64Ki\n"
     "      --reps N             recorded repetitions, 1..100000 (default 1)\n"
     "      --warmup N           unrecorded repetitions first, 0..100000 (default 0)\n"
-    "      --placement P        hwloc placement policy: none, compact, scatter, ...\n"
+    "      --placement P        hwloc placement policy: none, compact, scatter or\n"
+    "                           pus:LIST (e.g. pus:0,2-3), checked against this machine\n"
     "                           (default: the model's, normally none)\n"
-    "      --slice-us N         preemption slice for mn/goroutine, 1..10000000\n"
+    "      --slice-us N         preemption slice for mn/goroutine, 1..10000000 (the\n"
+    "                           others have none: an unsupported record)\n"
     "      --stack-kb N         task stack size, 4..1048576 KiB (default 64)\n"
     "      --format F           stdout: human (default), json (JSON Lines) or csv\n"
     "  -o, --output FILE        also append the records to FILE, atomically: CSV if it\n"
@@ -156,14 +159,27 @@ static int find_workload(const char *name, const struct tm_workload_ops **out)
     return unknown_name("workload", name, names);
 }
 
-/* A placement policy word: letters, digits and -_:,. (the model checks the rest). */
-static int check_placement(const char *p)
+/* A placement policy, planned on this machine for the run's procs as the
+ * model would ("bogus", "pus:0,9" on 2 PUs: refused here, exit 2). When
+ * hwloc cannot read the machine the model says so when it starts. */
+static int check_placement(const char *p, int procs, int peer)
 {
     if (!p[0]) return tmi_usage_error("--placement: empty policy");
     for (const char *c = p; *c; c++)
         if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_:,.", *c))
             return tmi_usage_error("--placement: '%s' is not a policy name", p);
-    return 0;
+    struct tmi_topo *t;
+    if (peer || tmi_topo_load(&t, NULL, NULL) != 0) return 0; /* peers: an unsupported record */
+    struct tmi_topo_info info;
+    tmi_topo_info(t, &info);
+    struct tmi_place_plan plan;
+    int rc = 0;
+    if (tmi_place_plan(t, p, procs > 0 ? procs : info.pus, &plan) == 0)
+        tmi_place_plan_free(&plan);
+    else
+        rc = tmi_usage_error("--placement: %s", tm_last_error());
+    tmi_topo_free(t);
+    return rc;
 }
 
 /* Parse argv (argv[0] = "run") into o. 0, 1 for --help, or 2. */
@@ -233,7 +249,6 @@ static int parse(int argc, char **argv, struct tmi_run_opts *o)
             break;
         case O_PLACEMENT:
             o->placement = val;
-            rc = check_placement(val);
             break;
         case O_PROCS:
             if (!(rc = num_opt(flag, val, 1, TMI_MAX_PROCS, &v))) o->procs = (int)v;
@@ -280,6 +295,7 @@ static int parse(int argc, char **argv, struct tmi_run_opts *o)
         else
             rc = tmi_usage_error("--format: '%s' is not one of human, json, csv", format);
     }
+    if (rc == 0 && o->placement) rc = check_placement(o->placement, o->procs, o->peer != NULL);
     if (rc == 0 && o->peer && tmi_peer_timeout_ms() < 0)
         rc = tmi_usage_error("TMBENCH_PEER_TIMEOUT: '%s' is not 1..86400 seconds",
                              getenv("TMBENCH_PEER_TIMEOUT"));

@@ -242,7 +242,9 @@ int tmi_cmd_load(int argc, char **argv)
     if (!proto) return tmi_usage_error("load: --proto echo|http is required");
     if (port < 0) return tmi_usage_error("load: --port is required");
     L.http = !strcmp(proto, "http");
-    if (!L.http && L.msgsize < 1) L.msgsize = 64;
+    if (!L.http && L.msgsize < 1) /* 0 is for http, which sends no fixed-size messages */
+        return tmi_usage_error("load: --msgsize must be 1..65536 for echo, not %lld",
+                               (long long)L.msgsize);
     L.addr.sin_family = AF_INET;
     L.addr.sin_port = htons((uint16_t)port);
     inet_pton(AF_INET, host, &L.addr.sin_addr);

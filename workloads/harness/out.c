@@ -69,6 +69,10 @@ int tmi_out_check(const char *path, const char *what, char *err, size_t errsz)
     if (exists && realpath(path, real))
         path = real; /* a symlink: the target is what gets replaced */
     dir_of(path, dir, sizeof dir);
+    if (stat(dir, &st) != 0 && errno == ENOENT) {
+        snprintf(err, errsz, "%s %s: directory '%s' does not exist", what, path, dir);
+        return -1;
+    }
     if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode) || access(dir, W_OK | X_OK) != 0) {
         int e = errno ? errno : ENOTDIR;
         if (stat(dir, &st) == 0 && !S_ISDIR(st.st_mode)) e = ENOTDIR;

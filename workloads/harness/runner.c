@@ -190,13 +190,14 @@ static void main_task(void *arg)
 }
 
 /* A repetition that never ran: the model did not start, or tm_run failed. */
-static void no_run(struct tmi_result *res, enum tmi_status st, const char *what, int err)
+/* One repetition that never ran: "what: why". */
+static void no_run(struct tmi_result *res, enum tmi_status st, const char *what, const char *why)
 {
     struct tmi_rep *rp = &res->rep[res->nrep++];
     memset(rp, 0, sizeof *rp);
     clock_gettime(CLOCK_REALTIME, &rp->when);
     rp->status = st;
-    snprintf(rp->error, sizeof rp->error, "%s: %s", what, strerror(err));
+    snprintf(rp->error, sizeof rp->error, "%s: %s", what, why);
 }
 
 int tmi_runner(const struct tmi_run_opts *o, struct tmi_result *res)
@@ -224,10 +225,13 @@ int tmi_runner(const struct tmi_run_opts *o, struct tmi_result *res)
     if (tm_init(&cfg) != 0) {
         int e = errno;
         tmi_trace_end();
+        /* the model's own reason when it gave one (tm_init clears it first) */
+        const char *why = tm_last_error();
         char what[160];
-        snprintf(what, sizeof what, "%s: cannot start with procs=%d placement=%s", o->model->name,
-                 res->procs, res->placement);
-        no_run(res, e == EINVAL || e == ENOTSUP ? TMI_UNSUPPORTED : TMI_FAILED, what, e);
+        snprintf(what, sizeof what, *why ? "%s: cannot start" : "%s: cannot start with procs=%d placement=%s",
+                 o->model->name, res->procs, res->placement);
+        no_run(res, e == EINVAL || e == ENOTSUP ? TMI_UNSUPPORTED : TMI_FAILED, what,
+               *why ? why : strerror(e));
         return 0;
     }
     /* The model's own defaults, for the record. */
@@ -240,9 +244,9 @@ int tmi_runner(const struct tmi_run_opts *o, struct tmi_result *res)
     }
     struct runner rn = {.o = o, .res = res};
     if (tm_run(main_task, &rn) != 0 && res->nrep == 0)
-        no_run(res, TMI_FAILED, "tm_run", errno);
+        no_run(res, TMI_FAILED, "tm_run", strerror(errno));
     else if (res->nrep == 0)
-        no_run(res, TMI_FAILED, "main task", ECANCELED);
+        no_run(res, TMI_FAILED, "main task", strerror(ECANCELED));
     tm_fini();
     char err[4400];
     if (o->trace && tmi_trace_write(o->trace, o, res, err, sizeof err) != 0)

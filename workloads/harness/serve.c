@@ -133,6 +133,7 @@ int tmi_cmd_serve(int argc, char **argv)
     struct tm_config cfg = {.model = model, .procs = (int)procs, .stack_size = (size_t)stack_kb * 1024};
     if (tm_init(&cfg) != 0) {
         if (errno == ENOENT) return tmi_usage_error("serve: unknown model '%s' (see tmbench list)", model);
+        if (errno == EINVAL) return tmi_usage_error("serve: %s", tm_last_error()); /* coro -p 2 */
         fprintf(stderr, "tmbench: serve: cannot start model '%s': %s\n", model,
                 *tm_last_error() ? tm_last_error() : strerror(errno));
         return 1;
