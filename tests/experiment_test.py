@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """Tests of scripts/experiment: run, resume, interruption, timeouts, bad
-files, plot, compare, and the statistics.
+files and flags, plot, compare (and its bad inputs), and the statistics.
 
 Usage: experiment_test.py TMBENCH CASE
-  CASE: run_resume | interrupt | timeout | malformed | plot | stats
+  CASE: run_resume | interrupt | interrupt_storm | interrupt_at_start | timeout
+        | malformed | plot | stats
 Standard library only; every check is an assertion that fails the test.
 """
 import glob
@@ -217,7 +218,8 @@ def interrupt_at_start():
     """A SIGINT that arrives while tmbench is being started (raised right
     after Popen returns, inside the runner's start) is held until the child
     is the runner's: run_unit kills it and raises Interrupted, and no
-    tmbench is left running to write records later."""
+    tmbench is left running to write records later. Then: an error that
+    stops a sweep leaves run.json "failed" (run_json_after_error)."""
     sys.path.insert(0, os.path.dirname(EXPERIMENT))
     from tmexp import runner
 
@@ -257,6 +259,32 @@ def interrupt_at_start():
             os.killpg(started[0].pid, signal.SIGKILL)
         assert not alive, "the interrupted tmbench was left running"
         assert not glob.glob(os.path.join(tmp, ".scratch", "*")), "scratch left"
+    run_json_after_error()
+
+
+def run_json_after_error():
+    """An unexpected error in the sweep (a bug) propagates, and run.json
+    says "failed" with the error, never "running" (which publish refuses
+    for ever)."""
+    from tmexp import cli, runner
+
+    def boom(plan, ctx):
+        raise OverflowError("cannot convert float infinity to integer")
+
+    real = runner.sweep
+    with tempfile.TemporaryDirectory() as tmp:
+        path = write(tmp, "tiny.toml", TINY)
+        runner.sweep = boom
+        try:
+            cli.main(["run", path, "--out", tmp, "--tmbench", TMBENCH, "--machine-tag", "t"])
+            raise AssertionError("the error was swallowed")
+        except OverflowError:
+            pass
+        finally:
+            runner.sweep = real
+        with open(os.path.join(tmp, "t", "tiny", "run.json")) as f:
+            last = json.load(f)["runs"][-1]
+        assert last["status"] == "failed" and "infinity" in last["error"], last
 
 
 HANGS = """
@@ -316,22 +344,57 @@ MALFORMED = {  # name: (edit of BASE, text the one-line message must hold)
     "profile": (("[profile.quick]", "[profile.quick]\nworkload.yield.params = { tasks = \"x\" }"),
                 "profile.quick.workload.yield.params.tasks"),
     "procs": (("reps = 1", "reps = 1\nprocs = [0]"), "experiment.procs"),
+    # values tmbench run would refuse (its ranges), found before any cell runs
+    "procs_range": (("reps = 1", "reps = 1\nprocs = 99999"), "experiment.procs"),
+    "stack_kb": (("reps = 1", "reps = 1\nstack_kb = 1"), "experiment.stack_kb"),
+    "placement": (("reps = 1", 'reps = 1\nplacement = "bogus"'), "experiment.placement"),
+    "pus_list": (("reps = 1", 'reps = 1\nplacement = ["none", "pus:3-2"]'),
+                 "experiment.placement"),
+    "slice_us": (("[profile.quick]", "[profile.quick]\nmodel.pthreads.slice_us = [0]"),
+                 "profile.quick.model.pthreads.slice_us"),
+    "warmup": (("reps = 1", "reps = 1\nwarmup = -1"), "experiment.warmup"),
+    "timeout_inf": (("reps = 1", "reps = 1\ntimeout_s = inf"), "experiment.timeout_s"),
+    "timeout_nan": (("[workload.yield]", "[workload.yield]\ntimeout_s = nan"),
+                    "workload.yield.timeout_s"),
+    "Bad Name": (("reps = 1", "reps = 1"), "experiment.name"),   # from the file name
 }
+BAD_FLAGS = [  # (arguments, text the one-line message must hold)
+    (["run"], "required: file"),
+    (["run", "FILE", "--bogus"], "--bogus"),
+    (["run", "FILE", "--tmbench", TMBENCH, "--machine-tag", "../up"], "--machine-tag"),
+    (["compare", "x"], "required: dir_b"),
+    ([], "required: cmd"),
+]
+
+
+def one_line_error(p, what, needle):
+    """p exited 2 with one line on stderr holding needle, nothing on stdout."""
+    lines = p.stderr.strip().splitlines()
+    assert p.returncode == 2, (what, p.returncode, p.stdout, p.stderr)
+    assert len(lines) == 1 and needle in lines[0], (what, p.stderr)
+    assert not p.stdout, (what, p.stdout)
 
 
 def malformed():
-    """Each bad file: exit 2, one line on stderr naming the file and the key."""
+    """Each bad file or flag: exit 2, one line on stderr naming the file and
+    the key (or the flag), no usage block, no traceback."""
     with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "out")
         for name, ((old, new), needle) in MALFORMED.items():
             assert old in BASE, name
             path = write(tmp, f"{name}.toml", BASE.replace(old, new, 1))
-            p = run("run", path, "--out", os.path.join(tmp, "out"), "--tmbench", TMBENCH)
-            lines = p.stderr.strip().splitlines()
-            assert p.returncode == 2, (name, p.returncode, p.stderr)
-            assert len(lines) == 1, (name, p.stderr)
-            assert f"{name}.toml" in lines[0] and needle in lines[0], (name, lines[0])
-            assert "Traceback" not in p.stderr
-        assert not os.path.exists(os.path.join(tmp, "out")), "a bad file started a sweep"
+            p = run("run", path, "--out", out, "--tmbench", TMBENCH)
+            one_line_error(p, name, needle)
+            assert f"{name}.toml" in p.stderr, (name, p.stderr)
+        path = os.path.join(tmp, "binary.toml")
+        with open(path, "wb") as f:
+            f.write(b"\xff\xfe[experiment]\n")
+        one_line_error(run("run", path, "--out", out), "binary", "binary.toml: not UTF-8")
+        good = write(tmp, "good.toml", BASE)
+        for args, needle in BAD_FLAGS:
+            args = [good if x == "FILE" else x for x in args]
+            one_line_error(run(*args), args, needle)
+        assert not os.path.exists(out), "a bad file started a sweep"
 
 
 def plot():
@@ -355,6 +418,51 @@ def plot():
         p = run("compare", out, out2, check=0)
         assert "_pvalue" in p.stdout and "U Test" in p.stdout, p.stdout
         assert "tiny/coro/yield" in p.stdout, p.stdout
+        assert "note:" not in p.stdout, p.stdout
+        compare_inputs(tmp, out)
+
+
+def rewrite_records(src, dst, edit):
+    """A copy of sweep root src at dst, every record passed through edit(rec)."""
+    shutil.copytree(src, dst)
+    path = os.path.join(dst, "t", "tiny", "records.jsonl")
+    with open(path) as f:
+        recs = [edit(json.loads(line)) for line in f]
+    with open(path, "w") as f:
+        f.writelines(json.dumps(r) + "\n" for r in recs)
+
+
+def compare_inputs(tmp, out):
+    """compare: a missing, empty, non-directory or non-UTF-8 side is a
+    one-line error (exit 2); cells on one side only are counted in a note,
+    and no cell in common says so instead of printing an empty table."""
+    os.mkdir(os.path.join(tmp, "empty"))
+    for bad, needle in (("missing", "not a directory"), ("empty", "no records.jsonl"),
+                        ("tiny.toml", "not a directory")):
+        one_line_error(run("compare", out, os.path.join(tmp, bad)), bad, needle)
+    binary = os.path.join(tmp, "binary")
+    shutil.copytree(out, binary)
+    with open(os.path.join(binary, "t", "tiny", "records.jsonl"), "ab") as f:
+        f.write(b"\xff\xfe\n")
+    one_line_error(run("compare", out, binary), "binary", "not UTF-8")
+    one_line_error(run("plot", binary), "binary plot", "not UTF-8")
+
+    def bigger(scale, only_iters=None):
+        def edit(r):
+            for ps in (r["params"], r["experiment"]["cell"]["params"]):
+                if only_iters in (None, ps["iters"]):
+                    ps["iters"] *= scale
+            return r
+        return edit
+    rewrite_records(out, os.path.join(tmp, "some"), bigger(10, only_iters=100))
+    p = run("compare", out, os.path.join(tmp, "some"), check=0)
+    assert "_pvalue" in p.stdout, p.stdout
+    assert "cell(s) only in A" in p.stdout and "cell(s) only in B" in p.stdout, p.stdout
+    assert "iters=1000/" in p.stdout, p.stdout          # an example of B's own cells
+    rewrite_records(out, os.path.join(tmp, "none"), bigger(7))
+    p = run("compare", out, os.path.join(tmp, "none"), check=0)
+    assert "no cell in common" in p.stdout and "Benchmark" not in p.stdout, p.stdout
+    assert "cell(s) only in A" in p.stdout, p.stdout
 
 
 def stats():

@@ -9,13 +9,17 @@
    unconditionally still holds (`scripts/results check`).
 2. Every \\input and \\includegraphics of paper/ names a file that exists
    (\\resdir expanded from paper/gen/numbers.tex).
-3. When latexmk is installed: the paper builds (in a temporary copy, so the
+3. scripts/results takes --tag before or after its command, prints usage
+   errors in one line, and names macros of any valid experiment name (s2 ->
+   \\repsSTwo), refusing a name clash before it copies anything.
+4. When latexmk is installed: the paper builds (in a temporary copy, so the
    source tree gets no build products) with no undefined reference or
-   citation. Without latexmk, checks 1 and 2 still run and the test exits 77,
+   citation. Without latexmk, checks 1 to 3 still run and the test exits 77,
    which CTest reports as skipped (SKIP_RETURN_CODE).
 """
 import filecmp
 import glob
+import json
 import os
 import re
 import shutil
@@ -106,6 +110,59 @@ def test_files_exist():
     check(n >= 6, f"the paper includes only {n} figures")
 
 
+def results(*args):
+    return run([sys.executable, RESULTS_SCRIPT, *args])
+
+
+def test_results_cli():
+    with open(os.path.join(ROOT, "results", "PAPER")) as f:
+        tag = f.read().strip()
+    with tempfile.TemporaryDirectory(prefix="paper_test.") as tmp:
+        made = []
+        for i, order in enumerate((["--tag", tag, "numbers"], ["numbers", "--tag", tag])):
+            gen, readme = os.path.join(tmp, f"gen{i}"), os.path.join(tmp, f"README{i}.md")
+            p = results("--gen", gen, "--readme", readme, *order)
+            check(p.returncode == 0, f"scripts/results {' '.join(order)}: {p.stderr.strip()}")
+            made.append(open(os.path.join(gen, "numbers.tex"), encoding="utf-8").read()
+                        if p.returncode == 0 else None)
+        check(made[0] == made[1], "scripts/results: --tag before and after the command differ")
+        for args in (["chek"], ["publish"], ["numbers", "--bogus"]):
+            p = results(*args)
+            check(p.returncode == 2 and len(p.stderr.strip().splitlines()) == 1
+                  and "results" in p.stderr and "error:" in p.stderr,
+                  f"scripts/results {' '.join(args)}: not a one-line usage error, exit 2: "
+                  f"{p.returncode} {p.stderr!r}")
+        # a sweep named s2 publishes as \repsSTwo; then s-2 (\repsSTwo too) is refused first
+        sweeps, res = os.path.join(tmp, "sweeps"), os.path.join(tmp, "results")
+        out = ["--results", res, "--gen", os.path.join(tmp, "gen"),
+               "--readme", os.path.join(tmp, "README.md")]
+        for name in ("s2", "s-2"):
+            fake_sweep(os.path.join(ROOT, "results", tag, "micro"), os.path.join(sweeps, name), name)
+        p = results(*out, "publish", sweeps, "--only", "s2")
+        check(p.returncode == 0, f"scripts/results publish of a sweep named s2: {p.stderr.strip()}")
+        numbers = os.path.join(tmp, "gen", "numbers.tex")
+        check(os.path.exists(numbers) and "\\repsSTwo}" in open(numbers, encoding="utf-8").read(),
+              "scripts/results publish s2: numbers.tex defines no \\repsSTwo")
+        p = results(*out, "publish", sweeps, "--only", "s-2")
+        check(p.returncode == 2 and "rename one" in p.stderr,
+              f"scripts/results publish of s-2 beside s2: {p.returncode} {p.stderr.strip()}")
+        check(sorted(os.listdir(os.path.join(res, tag))) == ["s2"],
+              "scripts/results publish copied a sweep it then refused")
+
+
+def fake_sweep(src, dst, name):
+    """A finished, plotted sweep named `name` made of a published one's files."""
+    os.makedirs(dst)
+    for f in ("records.jsonl", "machine.json", "summary.csv"):
+        shutil.copy(os.path.join(src, f), dst)
+    with open(os.path.join(src, "run.json"), encoding="utf-8") as f:
+        run_json = json.load(f)
+    run_json["experiment"] = name
+    with open(os.path.join(dst, "run.json"), "w", encoding="utf-8") as f:
+        json.dump(run_json, f)
+    os.utime(os.path.join(dst, "summary.csv"))  # newer than records.jsonl: not replotted
+
+
 def test_build():
     latexmk = shutil.which("latexmk")
     if not latexmk:
@@ -137,6 +194,7 @@ def test_build():
 def main():
     test_numbers_in_sync()
     test_files_exist()
+    test_results_cli()
     built = test_build()
     if failures:
         print(f"{len(failures)} failure(s)", file=sys.stderr)

@@ -11,15 +11,22 @@ file, and when its trace has no run slices at all the counting checks are
 skipped. Once a model records runs it gets every check; take its name out
 when its hooks land, so that a regression cannot hide (mn and goroutine
 are wired: the set is empty).
+
+Then the scripts beside the traces: scripts/gantt draws a trace in either
+JSON form, and gantt and scripts/wrk-compare refuse bad input in one line
+with exit 2 (wrk-compare's checks need wrk and end before measuring).
 """
 import collections
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
 
 TMBENCH = sys.argv[1]
+SCRIPTS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "scripts")
+BUILD = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(TMBENCH))))
 PENDING_HOOKS = set()
 EPS = 1e-6  # µs; timestamps are printed with 3 decimals
 
@@ -194,7 +201,70 @@ def main():
         p = subprocess.run([TMBENCH, "run", "-m", models[0], "-w", "pingpong", "--trace",
                             "/nonexistent-dir/t.json"], capture_output=True, text=True, timeout=60)
         assert p.returncode == 2 and "--trace" in p.stderr, (p.returncode, p.stderr)
+        check_gantt(d, path)
+        check_wrk_compare(d)
     return 0
+
+
+def refused(args, needle, timeout=60):
+    """args (a script and its arguments) fail at once: one line naming needle, exit 2."""
+    p = subprocess.run(args, capture_output=True, text=True, timeout=timeout)
+    lines = p.stderr.strip().splitlines()
+    assert p.returncode == 2 and len(lines) == 1 and needle in lines[0], \
+        (args, p.returncode, p.stderr)
+
+
+def check_gantt(d, trace):
+    """scripts/gantt on a real trace, as an object and as a bare array, and bad input."""
+    gantt = os.path.join(SCRIPTS, "gantt")
+    with open(trace) as f:
+        events = json.load(f)["traceEvents"]
+    forms = {"object.json": None, "array.json": json.dumps(events),
+             "cut.json": json.dumps(events)[:-1] + ",\n"}  # the array's ']' is optional
+    for name, text in forms.items():
+        path = os.path.join(d, name)
+        if text is None:
+            shutil.copy(trace, path)
+        else:
+            with open(path, "w") as f:
+                f.write(text)
+        if not shutil.which("gnuplot"):
+            continue
+        png = os.path.join(d, name.replace(".json", "-drawn.png"))
+        p = subprocess.run([gantt, path, "-o", png], capture_output=True, text=True, timeout=120)
+        assert p.returncode == 0 and os.path.getsize(png) > 5000, (name, p.returncode, p.stderr)
+    assert not [f for f in os.listdir(d) if ".tmp." in f], os.listdir(d)
+    obj = os.path.join(d, "object.json")
+    for text in ("[]", '{"traceEvents": []}', "[1]", "3", "{"):
+        path = os.path.join(d, "empty.json")
+        with open(path, "w") as f:
+            f.write(text)
+        refused([gantt, path, "-o", os.path.join(d, "empty.png")], path)
+    refused([gantt, obj, "-o", os.path.join(d, "x.pdf")], "x.pdf")
+    refused([gantt, obj, "-o", "/nonexistent-dir/x.png"], "/nonexistent-dir")
+    refused([gantt, obj, "-o", os.path.join(obj, "x.png")], obj)  # a file for a directory
+    refused([gantt, obj, "--from", "50", "--to", "10"], "--from")
+    refused([gantt, obj, "--rows", "nope"], "gantt: error:")
+    refused([gantt], "gantt: error:")
+    assert not os.path.exists(os.path.join(d, "object.png")), "a refused chart was drawn"
+    print("gantt: object and array forms drawn; bad input refused")
+
+
+def check_wrk_compare(d):
+    """scripts/wrk-compare refuses a bad model or --json before measuring anything."""
+    wc = [os.path.join(SCRIPTS, "wrk-compare"), "--build", BUILD]
+    refused(wc + ["--conns", "x"], "wrk-compare: error:")
+    refused(wc + ["--rounds", "0"], "wrk-compare: error:")
+    if not shutil.which("wrk"):
+        print("wrk-compare: wrk is not installed: bad model and --json checks skipped")
+        return
+    # without the up-front checks these measure for seconds, then fail with a traceback
+    quick = ["--rounds", "1", "--duration", "1"]
+    refused(wc + quick + ["-m", "nope"], "unknown model 'nope'", timeout=30)
+    refused(wc + quick + ["-m", "coro", "--json", "/nonexistent-dir/x.json"], "--json",
+            timeout=30)
+    refused(wc + quick + ["-m", "coro", "--json", d], "--json", timeout=30)
+    print("wrk-compare: bad model and --json refused before measuring")
 
 
 def check_pingpong(m, tr, runs, iters):

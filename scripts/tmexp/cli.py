@@ -11,6 +11,7 @@ on stderr naming the file and key), 130 interrupted by SIGINT (143 SIGTERM).
 import argparse
 import json
 import os
+import re
 import sys
 
 from . import bench, runner, spec
@@ -30,6 +31,9 @@ def cmd_run(a):
     plan = spec.expand(path, doc, a.profile, cat, machine.get("pus") or os.cpu_count(), only)
     info = bench.machine_info(tmbench, cat, machine, build)
     info["tag"] = a.machine_tag or info["tag"]
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", info["tag"]):
+        raise spec.SpecError(f"--machine-tag: '{info['tag']}' is not a directory name "
+                             "[A-Za-z0-9._-]")
     out = os.path.join(a.out, info["tag"], plan.name)
     if a.dry_run:
         return dry_run(plan, out)
@@ -54,14 +58,22 @@ def cmd_run(a):
     ctx = {"tmbench": tmbench, "dir": out, "records": os.path.join(out, "records.jsonl"),
            "name": plan.name, "profile": plan.profile, "seed": plan.seed,
            "machine": machine, "build": build}
-    status, code, n, failed = "complete", 0, None, None
+    status, code, n, failed, error = "failed", 0, None, None, None
     try:
         n, failed = runner.sweep(plan, ctx)
+        status = "complete"
     except runner.Interrupted as e:
         status, code = "interrupted", 128 + e.signum
-    manifest["runs"][-1].update(finished=bench.now_rfc3339(), status=status,
-                                units_run=n, units_failed=failed)
-    bench.write_json_atomic(os.path.join(out, "run.json"), manifest)
+    except KeyboardInterrupt:
+        status = "interrupted"
+        raise
+    except Exception as e:  # a bug, tmbench gone: never leave run.json saying "running"
+        error = str(e) or type(e).__name__
+        raise
+    finally:
+        manifest["runs"][-1].update(finished=bench.now_rfc3339(), status=status,
+                                    units_run=n, units_failed=failed, error=error)
+        bench.write_json_atomic(os.path.join(out, "run.json"), manifest)
     if code:
         print(f"experiment: interrupted; finished records kept in {ctx['records']} "
               "(run the same command again to resume)", file=sys.stderr)
@@ -134,10 +146,19 @@ def cmd_compare(a):
     return compare.main(a.dir_a, a.dir_b, sys.stdout)
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse with usage errors in one line, "PROG: error: ...", exit 2
+    (no usage block). scripts/results uses it too; subcommand parsers
+    inherit it."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
 def parser():
-    p = argparse.ArgumentParser(prog="experiment", description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter,
-                                epilog="Experiment file schema: scripts/experiments/README.md")
+    p = Parser(prog="experiment", description=__doc__.split("\n\n")[0],
+               formatter_class=argparse.RawDescriptionHelpFormatter,
+               epilog="Experiment file schema: scripts/experiments/README.md")
     sub = p.add_subparsers(dest="cmd", required=True)
     r = sub.add_parser("run", help="run one experiment file (resumes an interrupted sweep)")
     r.add_argument("file", help="scripts/experiments/NAME.toml")
@@ -169,7 +190,11 @@ def main(argv=None):
     except (spec.SpecError, bench.BenchError) as e:
         print(f"experiment: {e}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        return 130
     except BrokenPipeError:
         return 0
+    except OSError as e:  # an unreadable file, a full disk: one line, no traceback
+        print(f"experiment: {e.filename}: {e.strerror}" if e.filename else f"experiment: {e}",
+              file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130

@@ -6,12 +6,15 @@ CPU time per op, then a `_pvalue` row with the two-sided Mann-Whitney U
 test on the repetitions (stats.py). A and B may be sweep directories
 (holding records.jsonl) or roots holding several; sweeps are matched by
 experiment name, so two machines' tags may differ. Ends with the geometric
-mean of the new/old ratios per experiment, like OVERALL_GEOMEAN.
+mean of the new/old ratios per experiment, like OVERALL_GEOMEAN. Cells
+and sweeps present on one side only are counted in notes, with examples
+(a quick and a full profile have different sizes: no cell in common).
 """
 import math
+import os
 
 from . import stats, summary
-from .spec import cell_key
+from .spec import SpecError, cell_key
 
 # the metric compared per figure kind (first), and whether lower is better
 PRIMARY = {"ns_per_op": "ns_per_op", "throughput_vs_procs": "ops_per_s",
@@ -22,16 +25,21 @@ OPTIMAL_REPS = 9  # compare.py's UTEST_OPTIMAL_REPETITIONS
 
 
 def sweeps(top):
+    if not os.path.isdir(top):
+        raise SpecError(f"{top}: not a directory")
     out = {}
     for d in summary.sweep_dirs(top):
         s = summary.Sweep(d)
         out[s.name] = s
+    if not out:
+        raise SpecError(f"{top}: no records.jsonl found under it")
     return out
 
 
-def cell_name(sweep, g):
+def cell_name(sweep, g, every_param=False):
     c = g.cell
-    ps = ",".join(f"{k}={v}" for k, v in c["params"].items() if k in sweep.varying(c["workload"]))
+    vary = sweep.varying(c["workload"])
+    ps = ",".join(f"{k}={v}" for k, v in c["params"].items() if every_param or k in vary)
     opts = ",".join(f"{k}={v}" for k, v in c["options"].items())
     return "/".join(x for x in (sweep.name, c["model"], c["workload"], ps, f"procs:{c['procs']}",
                                 opts) if x)
@@ -51,13 +59,20 @@ def _f(v, width, fmt="{:+.4f}"):
 
 def main(dir_a, dir_b, out):
     a, b = sweeps(dir_a), sweeps(dir_b)
-    if not a or not b:
-        out.write(f"no records.jsonl under {dir_a if not a else dir_b}\n")
-        return 0
     names = [n for n in a if n in b]
-    rows = []
+    rows, notes = [], []
     for n in names:
-        rows += compare_sweep(a[n], b[n])
+        got, only_a, only_b = compare_sweep(a[n], b[n])
+        rows += got
+        notes += one_side_note(a[n], b[n], only_a, only_b)
+    only = sorted(set(a) ^ set(b))
+    if only:
+        notes.append(f"in one side only, not compared: {', '.join(only)}")
+    if not rows:
+        out.write(f"Comparing {dir_a} to {dir_b}: no cell in common, nothing to compare\n")
+        for note in notes:
+            out.write(f"note: {note}\n")
+        return 0
     width = max([len(r[0]) + len("_pvalue") for r in rows] + [len("Benchmark")]) + 2
     head = (f"{'Benchmark':<{width}}{'Metric':>16}{'Change':>10}{'CPU':>10}"
             f"{'Old':>14}{'New':>14}{'CPU Old':>12}{'CPU New':>12}")
@@ -70,19 +85,37 @@ def main(dir_a, dir_b, out):
             gm = math.exp(sum(math.log(x) for x in ratios) / len(ratios))
             out.write(f"{'OVERALL_GEOMEAN ' + n:<{width}}{PRIMARY.get(a[n].figure, 'ns_per_op'):>16}"
                       f"{gm - 1:>+10.4f}\n")
-    only = sorted(set(a) ^ set(b))
-    if only:
-        out.write(f"(in one side only, not compared: {', '.join(only)})\n")
+    for note in notes:
+        out.write(f"note: {note}\n")
     return 0
 
 
+def one_side_note(sa, sb, only_a, only_b, examples=3):
+    """Notes on the cells of one experiment that only A or only B has."""
+    notes = []
+    for side, sweep, groups in (("A", sa, only_a), ("B", sb, only_b)):
+        if groups:
+            eg = ", ".join(cell_name(sweep, g, True) for g in groups[:examples])
+            notes.append(f"{sa.name}: {len(groups)} cell(s) only in {side}, not compared "
+                         f"(e.g. {eg}{', ...' if len(groups) > examples else ''})")
+    pa, pb = sa.run.get("profile"), sb.run.get("profile")
+    if notes and pa != pb:
+        notes.append(f"{sa.name}: A is the {pa or '?'} profile, B the {pb or '?'} one "
+                     "(different sizes and repetitions)")
+    return notes
+
+
 def compare_sweep(sa, sb):
+    """(rows, groups only in A, groups only in B) of one experiment."""
     metric = PRIMARY.get(sa.figure, "ns_per_op")
     bgroups = {cell_key(g.cell): g for g in sb.groups}
-    rows = []
+    akeys = {cell_key(g.cell) for g in sa.groups}
+    only_b = [g for k, g in bgroups.items() if k not in akeys]
+    rows, only_a = [], []
     for ga in sa.groups:
         gb = bgroups.get(cell_key(ga.cell))
         if gb is None:
+            only_a.append(ga)
             continue
         name = cell_name(sa, ga)
         xa, xb = ga.values(metric), gb.values(metric)
@@ -108,7 +141,7 @@ def compare_sweep(sa, sb):
                         f"      U Test ({how}), Repetitions: {n[0]} vs {n[1]}, "
                         f"{verdict} at alpha {ALPHA}{warn}")
             rows.append((name, pline, None, sa.name))
-    return rows
+    return rows, only_a, only_b
 
 
 def _cpu_per_op(g):

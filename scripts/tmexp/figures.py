@@ -191,29 +191,38 @@ def op_text(sweep, workload):
 
 
 def render(sweep, name, data, body, pdf):
-    """Write plot-data/<name>.{dat,gp} and draw <name>.svg/.png(/.pdf)."""
+    """Write plot-data/<name>.{dat,gp} and draw <name>.svg/.png(/.pdf), each
+    file atomically (written beside, then renamed); a figure gnuplot fails to
+    draw is removed rather than left stale."""
     ddir = os.path.join(sweep.dir, "plot-data")
     os.makedirs(ddir, exist_ok=True)
-    with open(os.path.join(ddir, name + ".dat"), "w") as f:
-        f.write(data)
+    write_text(os.path.join(ddir, name + ".dat"), data)
     script = PREAMBLE + body.replace("DATA", f"'plot-data/{name}.dat'")
-    with open(os.path.join(ddir, name + ".gp"), "w") as f:
-        f.write(f"# {name}: redraw from the sweep directory with\n#   gnuplot -e 'set terminal svg; "
-                f"set output \"{name}.svg\"' plot-data/{name}.gp\n" + script)
+    write_text(os.path.join(ddir, name + ".gp"),
+               f"# {name}: redraw from the sweep directory with\n#   gnuplot -e 'set terminal svg; "
+               f"set output \"{name}.svg\"' plot-data/{name}.gp\n" + script)
     made = []
     for ext in ("svg", "png") + (("pdf",) if pdf else ()):
-        out = f"{name}.{ext}"
-        if os.path.exists(os.path.join(sweep.dir, out)):
-            os.unlink(os.path.join(sweep.dir, out))
-        text = f"{TERMINALS[ext]}\nset output '{out}'\n{script}\nunset output\n"
+        out, tmp = (os.path.join(sweep.dir, f) for f in (f"{name}.{ext}", f".{name}.tmp.{ext}"))
+        text = f"{TERMINALS[ext]}\nset output '{os.path.basename(tmp)}'\n{script}\nunset output\n"
         p = subprocess.run(["gnuplot"], input=text, capture_output=True, text=True,
                            cwd=sweep.dir, timeout=120)
-        if p.returncode != 0 or not os.path.exists(os.path.join(sweep.dir, out)):
+        if p.returncode != 0 or not os.path.exists(tmp):
             msg = (p.stderr.strip().splitlines() or ["?"])[-1]
             print(f"experiment: gnuplot failed on {name}.{ext}: {msg}", file=sys.stderr)
+            for f in (tmp, out):
+                if os.path.exists(f):
+                    os.unlink(f)
             continue
-        made.append(os.path.join(sweep.dir, out))
+        os.replace(tmp, out)
+        made.append(out)
     return made
+
+
+def write_text(path, text):
+    with open(path + ".tmp", "w", encoding="utf-8") as f:
+        f.write(text)
+    os.replace(path + ".tmp", path)
 
 
 # ------------------------------------------------------------------ bar charts

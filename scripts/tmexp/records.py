@@ -15,7 +15,7 @@ import json
 import os
 import sys
 
-from .spec import cell_key
+from .spec import SpecError, cell_key
 
 MODEL_ORDER = ("pthreads", "coro", "mn", "goroutine", "go", "boost", "epoll-baseline")
 
@@ -43,17 +43,26 @@ def _sum(a, b):
 
 
 def load(path):
-    """The records of a JSON Lines file; malformed lines are reported and skipped."""
+    """The records of a JSON Lines file; malformed lines are reported and
+    skipped; a file that is not UTF-8 text is a SpecError."""
     out = []
     if not os.path.exists(path):
         return out
-    with open(path, encoding="utf-8") as f:
-        for i, line in enumerate(f, 1):
+    with open(path, "rb") as f:
+        for i, raw in enumerate(f, 1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                raise SpecError(f"{path}:{i}: not UTF-8 text: not a records file")
             if not line.strip():
                 continue
             try:
-                out.append(json.loads(line))
+                rec = json.loads(line)
             except json.JSONDecodeError:
+                rec = None
+            if isinstance(rec, dict):
+                out.append(rec)
+            else:
                 print(f"experiment: {path}:{i}: not a JSON record, ignored", file=sys.stderr)
     return out
 

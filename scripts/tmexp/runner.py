@@ -181,7 +181,8 @@ def run_unit(unit, ctx):
     os.makedirs(sdir, exist_ok=True)
     scratch = os.path.join(sdir, f"unit-{os.getpid()}-{next(_unit_serial)}.jsonl")
     limit = unit.limit()
-    env = dict(os.environ, TMBENCH_PEER_TIMEOUT=str(max(1, int(limit))))
+    # a peer's silence limit: tmbench takes 1..86400 s (a day of silence is a hang anyway)
+    env = dict(os.environ, TMBENCH_PEER_TIMEOUT=str(min(86400, max(1, int(limit)))))
     caught, timed_out, err = [], False, b""
     with noted(caught):
         proc = start(command(ctx["tmbench"], unit, scratch), env, caught)

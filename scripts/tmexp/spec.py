@@ -10,20 +10,23 @@ The schema is documented in scripts/experiments/README.md. In short:
                             model), deep-merged over the file; lists replace lists
 
 Settings, valid at every level, the most specific winning
-(experiment < workload < model < model.workload):
-  procs       int, list of ints and "max", "all" (1..PUs) or "max" (PUs)
-  slice_us    int or list (an empty list: option not passed)
-  placement   string or list (idem)
-  stack_kb    int or list (idem)
-  reps        recorded repetitions per cell
-  warmup      unrecorded repetitions before them (per process)
-  timeout_s   wall-clock limit of one tmbench process
+(experiment < workload < model < model.workload), with the ranges
+`tmbench run` accepts (workloads/harness/cli.c), so a value it would refuse
+fails here, before any cell runs:
+  procs       1..1024, a list of them and "max", "all" (1..PUs) or "max" (PUs)
+  slice_us    1..10000000 or a list (an empty list: option not passed)
+  placement   none|compact|scatter|pus:LIST (LIST like 0,2-3) or a list (idem)
+  stack_kb    4..1048576 or a list (idem)
+  reps        recorded repetitions per cell, 1..100000
+  warmup      unrecorded repetitions before them (per process), 0..100000
+  timeout_s   wall-clock limit of one run, seconds, finite, > 0 and <= 86400
   split_reps  true: one process per repetition (memory, RSS)
 
 Every error is a SpecError whose message is one line: "<file>: <key>: <problem>".
 """
 import itertools
 import json
+import math
 import os
 import re
 import tomllib
@@ -43,12 +46,18 @@ SETTINGS = ("procs", "reps", "warmup", "timeout_s", "split_reps") + OPTION_AXES
 EXPERIMENT_KEYS = SETTINGS + ("name", "title", "figure", "description", "models", "seed")
 WORKLOAD_KEYS = SETTINGS + ("params", "skip")
 MODEL_KEYS = SETTINGS + ("skip", "workload")
+RANGES = {"procs": (1, 1024), "reps": (1, 100000), "warmup": (0, 100000),  # as tmbench run
+          "slice_us": (1, 10000000), "stack_kb": (4, 1048576)}
+MAX_TIMEOUT_S = 86400  # the most TMBENCH_PEER_TIMEOUT allows
+PLACEMENT = re.compile(r"none|compact|scatter|pus:\d+(-\d+)?(,\d+(-\d+)?)*")
+NAME = re.compile(r"[a-z0-9][a-z0-9_-]*")
 DEFAULTS = {"procs": "max", "reps": 5, "warmup": 1, "timeout_s": 120.0,
             "split_reps": False, "slice_us": [], "placement": [], "stack_kb": []}
 
 
 class SpecError(Exception):
-    """A malformed experiment file; str() is the one-line message."""
+    """Bad input (an experiment file, a flag, a records file); str() is the
+    one-line message."""
 
 
 @dataclass
@@ -106,6 +115,8 @@ def load(path):
         raise SpecError(f"{path}: cannot read: {e.strerror}")
     except tomllib.TOMLDecodeError as e:
         raise SpecError(f"{path}: TOML syntax error: {e}")
+    except UnicodeDecodeError as e:
+        raise SpecError(f"{path}: not UTF-8 text (byte {e.start})")
     check_document(path, doc, top=True)
     return doc
 
@@ -176,7 +187,7 @@ def check_workload_table(path, key, wt):
 
 def check_experiment_value(path, key, k, v):
     if k in ("name",):
-        if not isinstance(v, str) or not re.fullmatch(r"[a-z0-9][a-z0-9_-]*", v):
+        if not isinstance(v, str) or not NAME.fullmatch(v):
             _fail(path, key, f"expected a lower-case name [a-z0-9_-], got {_desc(v)}")
     elif k in ("title", "description"):
         if not isinstance(v, str):
@@ -192,38 +203,51 @@ def check_experiment_value(path, key, k, v):
             _fail(path, key, f"expected an integer, got {_desc(v)}")
 
 
+def _in_range(k, x):
+    lo, hi = RANGES[k]
+    return _is_int(x) and lo <= x <= hi
+
+
 def check_settings(path, key, t):
     for k in SETTINGS:
         if k not in t:
             continue
         v, kk = t[k], f"{key}.{k}"
         if k == "procs":
-            ok = v in ("all", "max") or (_is_int(v) and v >= 1) or (
-                isinstance(v, list) and v and all((_is_int(x) and x >= 1) or x == "max" for x in v))
+            ok = v in ("all", "max") or _in_range(k, v) or (
+                isinstance(v, list) and v and all(_in_range(k, x) or x == "max" for x in v))
             if not ok:
-                _fail(path, kk, f'expected an integer >= 1, "all", "max" or an array of them, got {_desc(v)}')
-        elif k in ("reps",):
-            if not (_is_int(v) and 1 <= v <= 100000):
-                _fail(path, kk, f"expected an integer 1..100000, got {_desc(v)}")
-        elif k == "warmup":
-            if not (_is_int(v) and 0 <= v <= 100000):
-                _fail(path, kk, f"expected an integer 0..100000, got {_desc(v)}")
+                _fail(path, kk, 'expected an integer 1..1024, "all", "max" or an array of '
+                      f"integers and \"max\", got {_desc(v)}")
+        elif k in ("reps", "warmup"):
+            lo, hi = RANGES[k]
+            if not _in_range(k, v):
+                _fail(path, kk, f"expected an integer {lo}..{hi}, got {_desc(v)}")
         elif k == "timeout_s":
-            if not (type(v) in (int, float) and v > 0):
-                _fail(path, kk, f"expected a number of seconds > 0, got {_desc(v)}")
+            if not (type(v) in (int, float) and math.isfinite(v) and 0 < v <= MAX_TIMEOUT_S):
+                _fail(path, kk, f"expected a number of seconds > 0 and <= {MAX_TIMEOUT_S}, "
+                      f"got {_desc(v)}")
         elif k == "split_reps":
             if type(v) is not bool:
                 _fail(path, kk, f"expected true or false, got {_desc(v)}")
         elif k == "placement":
-            vals = v if isinstance(v, list) else [v]
-            if not all(isinstance(x, str) and x for x in vals):
-                _fail(path, kk, f"expected a policy name or an array of them, got {_desc(v)}")
+            for x in _listify(v):
+                if not (isinstance(x, str) and PLACEMENT.fullmatch(x) and _pus_ordered(x)):
+                    _fail(path, kk, "expected none, compact, scatter or pus:LIST (e.g. pus:0,2-3), "
+                          f"or an array of them, got {_desc(x)}")
         else:  # slice_us, stack_kb
-            vals = v if isinstance(v, list) else [v]
-            if not all(_is_int(x) and x >= 1 for x in vals):
-                _fail(path, kk, f"expected an integer >= 1 or an array of them, got {_desc(v)}")
+            lo, hi = RANGES[k]
+            if not all(_in_range(k, x) for x in _listify(v)):
+                _fail(path, kk, f"expected an integer {lo}..{hi} or an array of them, "
+                      f"got {_desc(v)}")
     if "skip" in t and type(t["skip"]) is not bool:
         _fail(path, f"{key}.skip", f"expected true or false, got {_desc(t['skip'])}")
+
+
+def _pus_ordered(policy):
+    """pus:LIST ranges run upwards (2-3, not 3-2), as tmbench requires."""
+    ranges = policy[4:].split(",") if policy.startswith("pus:") else []
+    return all(int(r.partition("-")[0]) <= int(r.partition("-")[2] or r) for r in ranges)
 
 
 # ---------------------------------------------------------------- profiles
@@ -327,6 +351,9 @@ def expand(path, doc, profile, catalog, pus, only_models=None):
     d = with_profile(path, doc, profile)
     exp = d.get("experiment", {})
     name = exp.get("name") or os.path.splitext(os.path.basename(path))[0]
+    if not NAME.fullmatch(name):
+        raise SpecError(f"{path}: experiment.name: not set, and the file name '{name}' is not "
+                        "a lower-case name [a-z0-9_-]; set it")
     plan = Plan(name=name, title=exp.get("title", name), figure=exp.get("figure", "ns_per_op"),
                 description=exp.get("description", ""), seed=exp.get("seed", 1),
                 profile=profile, cells=[])
