@@ -15,6 +15,7 @@ import re
 import sys
 
 from . import bench, runner, spec
+from .args import Parser
 
 
 def cmd_run(a):
@@ -144,15 +145,6 @@ def cmd_plot(a):
 def cmd_compare(a):
     from . import compare
     return compare.main(a.dir_a, a.dir_b, sys.stdout)
-
-
-class Parser(argparse.ArgumentParser):
-    """argparse with usage errors in one line, "PROG: error: ...", exit 2
-    (no usage block). scripts/results uses it too; subcommand parsers
-    inherit it."""
-
-    def error(self, message):
-        self.exit(2, f"{self.prog}: error: {message}\n")
 
 
 def parser():
